@@ -1,0 +1,5 @@
+import sys
+
+from resdepth.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``resdepth`` command line, one module each (see :mod:`resdepth.cli`)."""
