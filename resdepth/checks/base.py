@@ -122,16 +122,38 @@ class CheckContext:
 
 
 Check = Callable[[CheckContext], list[CheckResult]]
-REGISTRY: dict[str, list[Check]] = {label: [] for label in LABELS}
+Needs = Callable[[CheckContext], list[RunSpec]]
 
 
-def register(label: str) -> Callable[[Check], Check]:
-    """Decorator: register ``check`` under THEORY.md ``label`` (several checks per label allowed)."""
+@dataclass(frozen=True)
+class Registered:
+    """A registered check and the training runs it will ask ``ctx.trained`` for.
+
+    ``needs(ctx)`` lists those runs up front, so a sweep can train them (in parallel, on Ray,
+    resumably) before the check itself runs and finds them finished.
+    """
+
+    label: str
+    check: Check
+    needs: Needs | None = None
+
+    def specs(self, ctx: CheckContext) -> list[RunSpec]:
+        return [] if self.needs is None else list(self.needs(ctx))
+
+
+REGISTRY: dict[str, list[Registered]] = {label: [] for label in LABELS}
+
+
+def register(label: str, needs: Needs | None = None) -> Callable[[Check], Check]:
+    """Decorator: register ``check`` under THEORY.md ``label`` (several checks per label allowed).
+
+    ``needs(ctx) -> list[RunSpec]`` names the training runs the check uses, if any.
+    """
     if label not in LABELS:
         raise ValueError(f"unknown THEORY.md label {label!r}")
 
     def decorate(check: Check) -> Check:
-        REGISTRY[label].append(check)
+        REGISTRY[label].append(Registered(label, check, needs))
         return check
 
     return decorate
