@@ -1,4 +1,11 @@
 """Computation DAGs of residual architectures (networkx) and exact path counts by length.
 
-This package never imports ``theorems`` or ``numerics``.
+- :mod:`graphs.builders`: DAGs from a spec (tower, Transformer, parallel branches, deep
+  branches, projection shortcuts); edges carry their block index and kind (skip or branch).
+- :mod:`graphs.trace`: the same DAG traced from a ``torch.nn.Module`` with torch.fx.
+- :mod:`graphs.counting`: paths by length by dynamic programming (exact integers), and
+  enumeration as a small-graph oracle.
+- :mod:`graphs.export`: GraphML and DOT; :mod:`graphs.plot`: the length law against the binomial.
+
+This package never imports ``theorems``, ``numerics`` or ``resdepth``.
 """

@@ -14,7 +14,7 @@ import sys
 from resdepth import __version__
 from resdepth.errors import ResdepthError
 
-COMMANDS = ()
+COMMANDS = ("validate", "paths", "tables", "spectrum", "expand", "train")
 
 DESCRIPTION = """\
 Verify the theory of residual-network depth (THEORY.md labels R1..R5, S1..S6, D1..D5):

@@ -15,7 +15,7 @@ from resdepth.checks.base import (
     verdict,
 )
 
-MODULES = ()
+MODULES = ("graph_counts", "probes", "expansion", "symbolic_paths", "scaling")
 
 for _name in MODULES:
     importlib.import_module(f"resdepth.checks.{_name}")

@@ -5,4 +5,4 @@ Each module defines ``NAME``, ``HELP``, ``add_arguments(parser)`` and ``build(ar
 ``--help`` shows them.
 """
 
-KINDS = ()
+KINDS = ("paths", "trees", "signal", "scaling", "schemes", "guarantees")

@@ -1,0 +1,209 @@
+"""Monte Carlo at initialisation (S2, S3): thousands of independent towers in one tensor op.
+
+Every function here draws ``n_nets`` independent residual towers of depth n on R^d and runs
+them side by side: the weights of layer i of all networks form one tensor of shape
+``(n_nets, h, d)`` and each layer is a single batched matrix product (:func:`torch.bmm`), so
+the Python loop runs over layers, never over networks.
+
+Conventions (THEORY.md, "Notation"): x_0 is the residual stream's input, block i sees x_{i-1},
+
+.. math::
+
+    x_i = x_{i-1} + \\lambda f_i(\\cdot), \\qquad f_i(z) = W_2 \\,\\mathrm{ReLU}(W_1 z),
+
+with no biases, W_1 entries N(0, 2/d) and W_2 entries N(0, 1/h), so that
+sigma^2 = d s_2^2 h s_1^2 / 2 = 1. Each network gets its own input x_0: a Gaussian vector,
+centred and rescaled so that ||x_0||^2 = d exactly (the scale of a LayerNorm output), which
+makes the S3 prediction the same for every network. All randomness comes from the caller's
+``generator``.
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "NORMS",
+    "linear_path_energies",
+    "mean_and_se",
+    "relu_path_energies",
+    "signal_second_moments",
+]
+
+NORMS = ("none", "pre", "post")
+LN_EPS = 1e-5
+
+
+def mean_and_se(samples: torch.Tensor) -> tuple[float, float]:
+    """The sample mean and its standard error s / sqrt(N) over the first dimension.
+
+    >>> mean_and_se(torch.tensor([1.0, 3.0]))
+    (2.0, 1.0)
+    """
+    n = samples.shape[0]
+    if n < 2:
+        raise ValueError(f"need at least 2 samples for a standard error, got {n}")
+    mean = samples.mean(0)
+    se = samples.std(0, unbiased=True) / math.sqrt(n)
+    return _scalar(mean), _scalar(se)
+
+
+def _scalar(value: torch.Tensor):
+    return value.item() if value.dim() == 0 else value.tolist()
+
+
+def _validate(depth, width, hidden, lam, n_nets) -> None:
+    for name, value in (("depth", depth), ("width", width), ("hidden", hidden)):
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(n_nets, int) or n_nets < 2:
+        raise ValueError(f"n_nets must be an integer >= 2, got {n_nets!r}")
+    if not (isinstance(lam, (int, float)) and math.isfinite(lam) and lam >= 0):
+        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+
+
+def _inputs(n_nets, width, generator, dtype, device) -> torch.Tensor:
+    """One x_0 per network, shape (n_nets, d, 1): centred, with ||x_0||^2 = d exactly."""
+    x = torch.randn(n_nets, width, 1, generator=generator, dtype=dtype, device=device)
+    if width > 1:
+        x = x - x.mean(1, keepdim=True)
+    return x * math.sqrt(width) / x.norm(dim=1, keepdim=True)
+
+
+def _relu_layer(n_nets, width, hidden, generator, dtype, device):
+    """W_1 (n_nets, h, d) with variance 2/d and W_2 (n_nets, d, h) with variance 1/h."""
+    w1 = torch.randn(n_nets, hidden, width, generator=generator, dtype=dtype, device=device)
+    w2 = torch.randn(n_nets, width, hidden, generator=generator, dtype=dtype, device=device)
+    return w1 * math.sqrt(2.0 / width), w2 / math.sqrt(hidden)
+
+
+def _layer_norm(x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm without affine parameters over the feature dimension of (n_nets, d, 1)."""
+    return F.layer_norm(x.squeeze(-1), (x.shape[1],), eps=LN_EPS).unsqueeze(-1)
+
+
+def signal_second_moments(depth, width, hidden, lam, n_nets, *, norm="none", generator,
+                          dtype=torch.float64, device="cpu") -> dict:
+    """Per-network signal energies of random ReLU towers at initialisation (S2, S3).
+
+    Runs ``n_nets`` independent towers, each on its own x_0 with ||x_0||^2 = d, and records
+
+    - ``ratio``: ||x_n||^2 / ||x_0||^2 per network (S2 predicts mean (1 + lam^2 sigma^2)^n
+      for ``norm="none"``; S3 predicts 1 + n lam^2 sigma^2 for ``norm="pre"``, since
+      ||x_0||^2 = d; for ``norm="post"`` it is d / d = 1 up to LayerNorm's eps);
+    - ``jac_ratio``: ||(d x_n / d x_0) u||^2 / ||u||^2 for one random direction u per network
+      (a forward-mode tangent through the frozen ReLU masks; S2 predicts the same mean as
+      ``ratio``), only for ``norm="none"``;
+    - ``layer_sq``: ||x_i||^2 for i = 0..n, shape (n + 1, n_nets);
+    - ``identity_share`` (``norm="post"`` only): the identity path's share of x_i,
+      c_i^2 ||x_0||^2 / ||x_i||^2, where LN(z) = P z / s(z) (P removes the mean) gives
+      x_i = c_i x_0 + (branch terms) with c_i = prod_{j <= i} 1 / s_j for the centred x_0;
+      shape (n + 1, n_nets). S3 states its geometric decay only as a measured trend.
+
+    plus ``mean`` and ``se`` (standard error) of ``ratio``, ``x0_sq`` (= d) and the
+    arguments. The branches have no biases, W_1 ~ N(0, 2/d), W_2 ~ N(0, 1/h): sigma^2 = 1.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> out = signal_second_moments(3, 4, 4, 0.5, 1000, generator=g)
+    >>> out["ratio"].shape, abs(out["mean"] - 1.25 ** 3) < 5 * out["se"]
+    (torch.Size([1000]), True)
+    """
+    _validate(depth, width, hidden, lam, n_nets)
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    if norm != "none" and width < 2:
+        raise ValueError(f"norm={norm!r} needs width >= 2 (LayerNorm of one feature is 0)")
+    x = _inputs(n_nets, width, generator, dtype, device)
+    x0_sq = x.pow(2).sum((1, 2))
+    u = torch.randn(n_nets, width, 1, generator=generator, dtype=dtype, device=device)
+    u = u / u.norm(dim=1, keepdim=True)
+    scale = torch.ones(n_nets, dtype=dtype, device=device)
+    layer_sq, shares = [x0_sq], [torch.ones_like(x0_sq)]
+    for _ in range(depth):
+        w1, w2 = _relu_layer(n_nets, width, hidden, generator, dtype, device)
+        z = _layer_norm(x) if norm == "pre" else x
+        pre = torch.bmm(w1, z)
+        branch = torch.bmm(w2, torch.relu(pre))
+        if norm == "none":
+            u = u + lam * torch.bmm(w2, (pre > 0).to(dtype) * torch.bmm(w1, u))
+        x = x + lam * branch
+        if norm == "post":
+            centred = x - x.mean(1, keepdim=True)
+            s = torch.sqrt(centred.pow(2).mean((1, 2)) + LN_EPS)
+            x = _layer_norm(x)
+            scale = scale / s
+        layer_sq.append(x.pow(2).sum((1, 2)))
+        if norm == "post":
+            shares.append(scale.pow(2) * x0_sq / layer_sq[-1])
+    ratio = layer_sq[-1] / x0_sq
+    mean, se = mean_and_se(ratio)
+    out = {
+        "depth": depth, "width": width, "hidden": hidden, "lam": float(lam), "norm": norm,
+        "n_nets": n_nets, "x0_sq": float(width), "ratio": ratio, "mean": mean, "se": se,
+        "layer_sq": torch.stack(layer_sq),
+    }
+    if norm == "none":
+        out["jac_ratio"] = u.pow(2).sum((1, 2))
+    if norm == "post":
+        out["identity_share"] = torch.stack(shares)
+    return out
+
+
+def linear_path_energies(depth, width, lam, n_nets, *, sigma2=1.0, generator,
+                         dtype=torch.float64, device="cpu") -> dict:
+    """Energies of the path terms by length for random *linear* branches (S2, exact law).
+
+    Branch i is f_i(x) = A_i x with entries N(0, sigma2 / d), so E[A^T A] = sigma2 I. The
+    path-length terms y_k = sum_{|S| = k} lam^k A_S x_0 come from the dynamic programme
+    y_k <- y_k + lam A_i y_{k-1} (R1/R2), batched over networks. S2 predicts
+    E ||y_k||^2 / ||x_0||^2 = C(n, k) (lam^2 sigma2)^k exactly, at every width.
+
+    Returns ``energy`` (n_nets, n + 1): ||y_k||^2 / ||x_0||^2 per network, its ``mean`` and
+    ``se`` (lists over k), and ``sum_error``: max_nets ||sum_k y_k - x_n|| / ||x_n||.
+    """
+    _validate(depth, width, 1, lam, n_nets)
+    if not (math.isfinite(sigma2) and sigma2 >= 0):
+        raise ValueError(f"sigma2 must be a finite number >= 0, got {sigma2!r}")
+    x0 = _inputs(n_nets, width, generator, dtype, device)
+    y = torch.zeros(n_nets, width, depth + 1, dtype=dtype, device=device)
+    y[:, :, :1] = x0
+    x = x0
+    for i in range(1, depth + 1):
+        a = torch.randn(n_nets, width, width, generator=generator, dtype=dtype, device=device)
+        a = a * math.sqrt(sigma2 / width)
+        y[:, :, 1:i + 1] += lam * torch.bmm(a, y[:, :, :i])
+        x = x + lam * torch.bmm(a, x)
+    return _energies(y, x, x0)
+
+
+def relu_path_energies(depth, width, hidden, lam, n_nets, *, generator,
+                       dtype=torch.float64, device="cpu") -> dict:
+    """Energies of the gated path terms by length for random ReLU towers (S2, measured).
+
+    The R2 spectrum y_k at the actual ReLU masks (no biases, so no augmented coordinate is
+    needed): y_k <- y_k + lam W_2 G_i W_1 y_{k-1}, G_i = diag(1[W_1 x_{i-1} > 0]). The energy
+    split ||y_k||^2 is only approximately binomial: the masks depend on the weights. Returns
+    the same keys as :func:`linear_path_energies`, measured, for the caller to compare with
+    C(n, k) (lam^2 sigma^2)^k at several widths.
+    """
+    _validate(depth, width, hidden, lam, n_nets)
+    x0 = _inputs(n_nets, width, generator, dtype, device)
+    y = torch.zeros(n_nets, width, depth + 1, dtype=dtype, device=device)
+    y[:, :, :1] = x0
+    x = x0
+    for i in range(1, depth + 1):
+        w1, w2 = _relu_layer(n_nets, width, hidden, generator, dtype, device)
+        pre = torch.bmm(w1, x)
+        y[:, :, 1:i + 1] += lam * torch.bmm(w2, (pre > 0).to(dtype) * torch.bmm(w1, y[:, :, :i]))
+        x = x + lam * torch.bmm(w2, torch.relu(pre))
+    return _energies(y, x, x0)
+
+
+def _energies(y, x, x0) -> dict:
+    """y: (n_nets, d, n + 1) path terms by length; x: x_n and x0: x_0, both (n_nets, d, 1)."""
+    x0_sq = x0.pow(2).sum((1, 2))
+    energy = y.pow(2).sum(1) / x0_sq.unsqueeze(1)
+    mean, se = mean_and_se(energy)
+    err = (y.sum(2, keepdim=True) - x).norm(dim=(1, 2)) / x.norm(dim=(1, 2))
+    return {"energy": energy, "mean": mean, "se": se, "sum_error": err.max().item()}

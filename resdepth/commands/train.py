@@ -1,0 +1,183 @@
+"""``resdepth train``: train one residual network end to end and save what it produced.
+
+Writes ``OUT/model.pt`` (weights-only checkpoint, see :mod:`numerics.checkpoint`),
+``OUT/metrics.json`` (per-epoch train/test loss and accuracy, wall time, device, ``diverged``,
+both configs) and ``OUT/learning_curve.png``.
+"""
+
+import argparse
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from numerics.config import (
+    ACTIVATIONS,
+    ARCHS,
+    NORMS,
+    OPTIMIZERS,
+    SCALINGS,
+    SCHEDULES,
+    ModelConfig,
+    TrainConfig,
+)
+from numerics.data import DATASETS, DEFAULT_DATASET
+from numerics.device import DEVICE_CHOICES
+from resdepth.errors import finite_nonnegative, finite_positive, nonnegative_int, positive_int
+
+DESCRIPTION = """\
+Train a residual network x_i = x_{i-1} + lam_i f_i(x_{i-1}) (THEORY.md's tower) on an offline
+dataset and save the checkpoint, the metrics and a learning-curve plot in OUT.
+
+models:    mlp (residual MLP), cnn (residual CNN on 8x8 images), transformer (2 blocks per layer:
+           attention, then MLP; inputs are token sequences)
+datasets:  digits (sklearn's bundled 8x8 digits; default for mlp and cnn),
+           teacher-student (regression with a fixed random teacher; MSE, no accuracy),
+           modular-addition ((a + b) mod 23 as a 3-token sequence; default for the transformer),
+           mnist1d (procedural MNIST-1D-style 40-point signals, 10 classes; generated, offline)
+scaling:   constant lam = a | inv-sqrt a/sqrt(n) | inv a/n | learnable (SkipInit/ReZero, from 0)
+           | fixup (zero last layer, first layer x n^(-1/2)) | deepnorm (needs --norm post)
+           | mup (depth-muP, a/sqrt(n)); n = number of residual blocks, a = --lam.
+norm:      none | pre x + lam f(LN x) | post LN(x + lam f(x)) | batch x + lam f(BN x)
+
+examples:
+  resdepth train --model mlp --depth 16 --width 64 --scaling inv-sqrt --out runs/mlp16
+  resdepth train --model transformer --depth 2 --width 64 --norm pre --epochs 100 \\
+      --lr 3e-3 --weight-decay 0.1 --batch-size 64 --out runs/tf
+  resdepth train --model mlp --dataset teacher-student --norm post --scaling deepnorm --out runs/ts
+"""
+
+
+def register(subparsers) -> None:
+    """Add the ``train`` sub-command."""
+    parser = subparsers.add_parser(
+        "train", help="train one residual network (mlp, cnn, transformer) and save it",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", choices=ARCHS, default="mlp", help="architecture (default mlp)")
+    model.add_argument("--depth", type=positive_int, default=8,
+                       help="residual blocks (mlp, cnn) or layers (transformer) (default 8)")
+    model.add_argument("--width", type=positive_int, default=64,
+                       help="residual-stream width d, channels for the cnn (default 64)")
+    model.add_argument("--hidden", type=positive_int, default=None,
+                       help="branch hidden width h (default: width; 4*width for the transformer)")
+    model.add_argument("--heads", type=positive_int, default=4,
+                       help="attention heads of the transformer (default 4)")
+    model.add_argument("--norm", choices=NORMS, default="none", help="normalisation (default none)")
+    model.add_argument("--scaling", choices=SCALINGS, default="constant",
+                       help="branch scale rule (default constant)")
+    model.add_argument("--lam", type=finite_nonnegative, default=1.0,
+                       help="the constant a in lam = a, a/sqrt(n), a/n (default 1)")
+    model.add_argument("--activation", choices=ACTIVATIONS, default="relu",
+                       help="branch activation (default relu)")
+    model.add_argument("--no-bias", action="store_true", help="layers without biases")
+    data = parser.add_argument_group("data and training")
+    data.add_argument("--dataset", choices=DATASETS, default=None,
+                      help="default: digits for mlp/cnn, modular-addition for the transformer")
+    data.add_argument("--n-train", type=positive_int, default=None,
+                      help="training-set size (default: the dataset's own)")
+    data.add_argument("--epochs", type=positive_int, default=20, help="default 20")
+    data.add_argument("--lr", type=finite_positive, default=1e-3, help="peak learning rate "
+                      "(default 1e-3)")
+    data.add_argument("--batch-size", type=positive_int, default=128, help="default 128")
+    data.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="default adamw")
+    data.add_argument("--weight-decay", type=finite_nonnegative, default=0.0, help="default 0")
+    data.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="default cosine")
+    data.add_argument("--seed", type=nonnegative_int, default=0,
+                      help="fixes the split, the initialisation and the batch order (default 0)")
+    data.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
+                      help="auto takes CUDA when present; cuda without a GPU is an error")
+    data.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder for model.pt, metrics.json, learning_curve.png")
+    parser.set_defaults(func=run)
+
+
+def configs(args) -> tuple[ModelConfig, TrainConfig, str]:
+    """The ModelConfig, TrainConfig and dataset name the parsed ``args`` ask for."""
+    model_cfg = ModelConfig(
+        arch=args.model, depth=args.depth, width=args.width, hidden=args.hidden,
+        norm=args.norm, scaling=args.scaling, lam=args.lam, activation=args.activation,
+        bias=not args.no_bias, heads=args.heads,
+    )
+    train_cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                            optimizer=args.optimizer, weight_decay=args.weight_decay,
+                            schedule=args.schedule)
+    dataset = args.dataset or DEFAULT_DATASET[args.model]
+    if args.model == "transformer" and dataset != "modular-addition":
+        raise ValueError(f"the transformer reads token sequences: use --dataset "
+                         f"modular-addition, not {dataset!r}")
+    if args.model != "transformer" and dataset == "modular-addition":
+        raise ValueError("modular-addition is a token-sequence task: use --model transformer")
+    if args.model == "cnn" and dataset != "digits":
+        raise ValueError(f"the cnn reads 8x8 images: use --dataset digits, not {dataset!r}")
+    return model_cfg, train_cfg, dataset
+
+
+def run(args) -> int:
+    from numerics.checkpoint import save_checkpoint
+    from numerics.data import load_dataset
+    from numerics.device import choose_device
+    from numerics.train import train_from_config
+
+    model_cfg, train_cfg, dataset = configs(args)
+    choose_device(args.device)  # fail before training when CUDA is asked for and absent
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a folder")
+    model, result = train_from_config(model_cfg, dataset, train_cfg, seed=args.seed,
+                                      device=args.device, n_train=args.n_train,
+                                      progress=not args.quiet)
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_dataset(dataset, seed=args.seed, n_train=args.n_train)
+    meta = {"dataset": dataset, "seed": args.seed, "n_train": data.n_train,
+            "diverged": result.diverged, "epochs_done": len(result.history)}
+    save_checkpoint(out / "model.pt", model, model_cfg, data.in_dim, data.out_dim, meta)
+    metrics = {"dataset": dataset, "task": data.task, "seed": args.seed, "n_train": data.n_train,
+               "model_config": asdict(model_cfg), "train_config": asdict(train_cfg),
+               **result.as_dict()}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    plot_learning_curve(result.history, data.task, out / "learning_curve.png",
+                        title=f"{model_cfg.arch} on {dataset}"
+                              + (" (diverged)" if result.diverged else ""))
+    print(summary(result, out))
+    return 0
+
+
+def summary(result, out: Path) -> str:
+    """One line: the final epoch's numbers, or the divergence."""
+    final = result.final()
+    status = "DIVERGED (NaN/inf loss) " if result.diverged else ""
+    if final is None:
+        return f"{status}before the first epoch ended; wrote {out}"
+    acc = "" if final["test_acc"] is None else f", test acc {final['test_acc']:.4f}"
+    return (f"{status}epoch {final['epoch']}: train loss {final['train_loss']:.4g}, test loss "
+            f"{final['test_loss']:.4g}{acc} ({result.wall_time_s:.1f} s on {result.device}); "
+            f"wrote {out}")
+
+
+def plot_learning_curve(history: list[dict], task: str, path: Path, title: str) -> None:
+    """Loss (and accuracy for classification) against epoch, train and test."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 2 if task == "classification" else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5 * panels, 3.6), squeeze=False)
+    epochs = [r["epoch"] for r in history]
+    keys = [("loss", "train_loss", "test_loss")]
+    if task == "classification":
+        keys.append(("accuracy", "train_acc", "test_acc"))
+    for ax, (name, train_key, test_key) in zip(axes[0], keys):
+        ax.plot(epochs, [r[train_key] for r in history], marker=".", label="train")
+        ax.plot(epochs, [r[test_key] for r in history], marker=".", label="test")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(name)
+        if name == "loss" and history and min(r[train_key] for r in history) > 0:
+            ax.set_yscale("log")
+        ax.legend()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

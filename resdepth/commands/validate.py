@@ -1,0 +1,78 @@
+"""``resdepth validate``: every THEORY.md statement checked against trained models, one report.
+
+Writes ``results.json``, ``report.md``, plots and ``results.sqlite`` into ``--out`` and prints a
+one-screen summary; exits 0 when no row fails and 1 otherwise (2 for bad input, 130 when
+interrupted, after saying how to resume).
+"""
+
+import argparse
+from pathlib import Path
+
+from resdepth import labels
+from resdepth.errors import nonnegative_int, positive_int
+from resdepth.validate import CONFIG_KEYS, Settings, load_config, validate
+
+EPILOG = "--config FILE is a JSON object with any of these keys (command-line flags win):\n" + \
+    "\n".join(f"  {key}: {meaning}" for key, meaning in CONFIG_KEYS.items()) + """
+
+An existing DIR/results.sqlite is never overwritten silently: --resume continues it (finished
+training runs are reused, every check runs again), --fresh deletes it first."""
+
+
+def register(subparsers) -> None:
+    """Add the ``validate`` sub-command."""
+    parser = subparsers.add_parser(
+        "validate",
+        help="run every check (R1-R5, S1-S6, D1-D5) on trained networks and write a report",
+        description="Train the networks the checks need (resumable, locally or on Ray), run "
+        "every registered check of THEORY.md's statements and write results.json, report.md, "
+        "plots and results.sqlite.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", default=None,
+                        help="the quick budget (about 5 minutes on 2 CPU cores)")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=Path("validate-out"),
+                        help="output folder (default: validate-out)")
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                        help="compute device (default: auto)")
+    parser.add_argument("--backend", choices=("local", "ray"), default=None,
+                        help="where training runs (default: local processes)")
+    parser.add_argument("--address", metavar="ADDR", default=None,
+                        help="Ray cluster address (default: start a local Ray instance)")
+    parser.add_argument("--workers", type=positive_int, default=None,
+                        help="parallel training processes or Ray CPUs (default: 1)")
+    parser.add_argument("--seed", type=nonnegative_int, default=None,
+                        help="base seed of every check (default: 0)")
+    parser.add_argument("--only", metavar="LABELS", default=None,
+                        help="comma-separated labels or families, e.g. R1,S2 or D")
+    parser.add_argument("--config", metavar="FILE", type=Path, default=None,
+                        help="JSON settings file (keys below)")
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true",
+                       help="continue DIR/results.sqlite, skipping finished training runs")
+    again.add_argument("--fresh", action="store_true",
+                       help="delete DIR/results.sqlite first and start over")
+    parser.set_defaults(func=run)
+
+
+def settings_from_args(args) -> Settings:
+    """Merge ``--config`` (if any) and the flags given on the command line into Settings."""
+    values = load_config(args.config) if args.config is not None else {}
+    if args.only is not None:
+        values["only"] = labels.select(args.only)
+    for name in ("quick", "device", "backend", "address", "workers", "seed"):
+        if getattr(args, name) is not None:
+            values[name] = getattr(args, name)
+    if values.get("address") and values.get("backend", "local") != "ray":
+        raise ValueError("--address needs --backend ray")
+    return Settings(out_dir=args.out, resume=args.resume, fresh=args.fresh,
+                    config=args.config, **values)
+
+
+def run(args) -> int:
+    from resdepth.report import summary
+
+    outcome = validate(settings_from_args(args))
+    print(summary(outcome))
+    return outcome.exit_code

@@ -1,0 +1,91 @@
+"""Plots that the validation report draws itself (the checks draw their own via ``ctx.plot_path``).
+
+matplotlib runs on the Agg backend: no display is needed.
+"""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from resdepth.checks.base import LABELS, VERDICTS
+
+OVERVIEW = "verdicts.png"
+COLOURS = {"pass": "#2a9d3f", "fail": "#d62828", "diverged": "#f4a261", "skipped": "#adb5bd"}
+
+
+def verdict_overview(rows: list[dict], path: Path) -> Path:
+    """A stacked bar per THEORY.md label: how many of its rows have each verdict."""
+    present = [label for label in LABELS if any(row["label"] == label for row in rows)]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.55 * len(present) + 1.5), 3.2))
+    bottom = [0] * len(present)
+    for verdict in VERDICTS:
+        heights = [sum(r["label"] == lb and r["verdict"] == verdict for r in rows)
+                   for lb in present]
+        ax.bar(present, heights, bottom=bottom, color=COLOURS[verdict], label=verdict)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_ylabel("rows")
+    ax.set_title("resdepth validate: verdicts per THEORY.md label")
+    ax.legend(ncols=4, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12),
+              frameon=False)
+    ax.yaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+SIGNAL = "signal_growth.png"
+SIGNAL_WIDTH = 8  # d = h: S2 holds at every width, so a small one keeps the plot cheap
+SCALINGS = (("constant", "lam = 1", lambda n: 1.0), ("inv-sqrt", "lam = 1/sqrt(n)",
+            lambda n: n ** -0.5), ("inv", "lam = 1/n", lambda n: 1.0 / n))
+
+
+def signal_growth(path: Path, *, seed: int, quick: bool) -> Path:
+    r"""S2/S4: E||x_n||^2 / ||x_0||^2 against depth n for lam = 1, 1/sqrt(n), 1/n, and S3 (pre-LN).
+
+    Lines: the predictions (1 + lam^2 sigma^2)^n (S2, sigma^2 = 1) and 1 + n lam^2 (S3 with
+    ||x_0||^2 = d). Points: Monte Carlo means over independent ReLU towers with bars of two
+    standard errors (:func:`numerics.montecarlo.signal_second_moments`, one seeded generator
+    per point, so the plot is the same for the same ``seed``).
+    """
+    import numpy as np
+    import torch
+
+    from numerics.montecarlo import signal_second_moments
+    from theorems.signal import s2_log10_ratio_array, s3_prenorm_second_moment
+
+    depths = [1, 2, 4, 8, 16, 32] if quick else [1, 2, 4, 8, 16, 32, 64]
+    n_nets = 400 if quick else 2000
+    grid = np.arange(1, depths[-1] + 1)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    curves = [(label, rule, "none") for _, label, rule in SCALINGS]
+    curves.append(("pre-LN, lam = 1", lambda n: 1.0, "pre"))
+    for index, (label, rule, norm) in enumerate(curves):
+        if norm == "none":
+            predicted = 10 ** s2_log10_ratio_array(grid, [rule(n) for n in grid], 1.0)
+        else:
+            predicted = [s3_prenorm_second_moment(int(n), rule(n), 1.0, SIGNAL_WIDTH, SIGNAL_WIDTH)
+                         / SIGNAL_WIDTH for n in grid]
+        (line,) = ax.plot(grid, predicted, label=f"{label} (prediction)")
+        means, bars = [], []
+        for depth in depths:
+            generator = torch.Generator().manual_seed(seed * 1000 + index * 100 + depth)
+            found = signal_second_moments(depth, SIGNAL_WIDTH, SIGNAL_WIDTH, rule(depth), n_nets,
+                                          norm=norm, generator=generator)
+            means.append(found["mean"])
+            bars.append(2 * found["se"])
+        ax.errorbar(depths, means, yerr=bars, fmt="o", color=line.get_color(), ms=4, capsize=2)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("depth n")
+    ax.set_ylabel("E ||x_n||^2 / ||x_0||^2")
+    ax.set_title(f"S2/S3/S4: signal growth at initialisation (d = h = {SIGNAL_WIDTH}; "
+                 f"points: {n_nets} nets, ±2 SE)", fontsize="medium")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,35 @@
+"""``resdepth tables paths``: R1/R4 path and tree counts per (depth, length).
+
+One row per depth n = 1..N and length k = 0..n with keys ``depth``, ``length``, ``chains``
+(R1/R4: the C(n, k) linear paths of order k) and ``trees`` (R4: N(n, k) label-decreasing trees
+on k vertices, N(n, 0) = 1), both exact integers in every format. The tree counts of all depths
+come from one pass of the generating functions (:func:`theorems.counting.tree_counts`), not
+from a fresh computation per row.
+"""
+
+import math
+
+from resdepth.errors import positive_int
+from theorems.counting import tree_counts
+
+NAME = "paths"
+HELP = "R1/R4: chains C(n,k) and trees N(n,k) of a depth-n tower, per length k"
+MAX_DEPTH = 400
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--max-depth", type=positive_int, default=8,
+                        help=f"largest depth n (at most {MAX_DEPTH})")
+
+
+def build(args) -> list[dict]:
+    """The rows for depths 1..``args.max_depth``."""
+    depth = args.max_depth
+    if depth > MAX_DEPTH:
+        raise ValueError(f"--max-depth must be at most {MAX_DEPTH}, got {depth}")
+    counts = tree_counts(depth, depth)
+    return [
+        {"depth": n, "length": k, "chains": math.comb(n, k), "trees": counts[n][k]}
+        for n in range(1, depth + 1)
+        for k in range(n + 1)
+    ]

@@ -1,0 +1,38 @@
+"""The probes checks (R2, R5, S2, S3, S6) pass in quick mode and declare their training runs."""
+
+import pytest
+
+from resdepth.checks import REGISTRY, CheckContext, probes
+from resdepth.checks.base import train_locally
+
+PROBE_CHECKS = [entry for label in ("R2", "R5", "S2", "S3", "S6") for entry in REGISTRY[label]
+                if entry.check.__module__ == probes.__name__]
+
+
+@pytest.fixture(scope="module")
+def context():
+    cache = {}
+    declared = {spec.key() for entry in PROBE_CHECKS for spec in entry.specs(CheckContext())}
+
+    def runner(spec, device):
+        assert spec.key() in declared, "a check trained a run it did not declare in needs="
+        if spec.key() not in cache:
+            cache[spec.key()] = train_locally(spec, device)
+        return cache[spec.key()]
+
+    return CheckContext(quick=True, runner=runner)
+
+
+def test_every_probe_label_has_checks():
+    assert {entry.label for entry in PROBE_CHECKS} == {"R2", "R5", "S2", "S3", "S6"}
+
+
+@pytest.mark.parametrize("entry", PROBE_CHECKS, ids=lambda e: f"{e.label}-{e.check.__name__}")
+def test_probe_check_passes_in_quick_mode(entry, context, tmp_path):
+    context.out_dir = tmp_path
+    rows = entry.check(context)
+    assert rows
+    for row in rows:
+        assert row.label == entry.label
+        assert row.verdict == "pass", row
+        row.as_dict()
