@@ -141,7 +141,7 @@ def _check_blocks(blocks) -> list:
 def _check_piecewise_linear(branch: nn.Module, i: int) -> None:
     for module in branch.modules():
         if not isinstance(module, PIECEWISE_LINEAR):
-            raise ValueError(  # noqa: TRY004 (a wrong kind of model is a bad argument value)
+            raise ValueError(
                 f"block {i}'s branch contains {type(module).__name__}, which is not piecewise "
                 "linear; use secant_spectrum for smooth branches"
             )

@@ -1,7 +1,7 @@
 """The ``resdepth`` command line: one sub-command per module in :mod:`resdepth.commands`.
 
 Each command module defines ``register(subparsers)``, which adds its parser and sets
-``func(args) -> int`` as the default. Errors caused by the user's input end the program with a
+``func(args) -> int`` as the default; only the module of the command being run is imported. Errors caused by the user's input end the program with a
 one-line message and exit code 2 (set ``RESDEPTH_DEBUG=1`` for the traceback); an
 interrupted run exits 130.
 """
@@ -14,7 +14,14 @@ import sys
 from resdepth import __version__
 from resdepth.errors import ResdepthError
 
-COMMANDS = ("validate", "paths", "tables", "spectrum", "expand", "train")
+COMMANDS = {
+    "validate": "run every check (R1-R5, S1-S6, D1-D5) on trained networks and write a report",
+    "tables": "closed-form tables (path counts, signal growth, scaling regimes, guarantees)",
+    "paths": "exact path counts by length of a residual architecture's DAG (R1, R4)",
+    "train": "train one residual network (mlp, cnn, transformer) and save it",
+    "spectrum": "exact path-length spectrum of a residual ReLU MLP (R2)",
+    "expand": "D1/D2/D5: insert a block into a trained post-LN MLP and measure",
+}
 
 DESCRIPTION = """\
 Verify the theory of residual-network depth (THEORY.md labels R1..R5, S1..S6, D1..D5):
@@ -22,8 +29,12 @@ closed-form tables, exact path counts, probes of real PyTorch networks and the f
 validation report. Run `resdepth COMMAND --help` for each command's options."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every registered sub-command."""
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; only ``command``'s module is imported and given its full parser.
+
+    The other sub-commands get a bare entry carrying their one-line help, so that
+    ``resdepth --help`` and every command start without importing torch or SymPy needlessly.
+    """
     parser = argparse.ArgumentParser(
         prog="resdepth",
         description=DESCRIPTION,
@@ -31,14 +42,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"resdepth {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"resdepth.commands.{name}").register(subparsers)
+    for name, summary in COMMANDS.items():
+        if name == command:
+            importlib.import_module(f"resdepth.commands.{name}").register(subparsers)
+        else:
+            subparsers.add_parser(name, help=summary)
     return parser
+
+
+def _command_in(argv: list[str]) -> str | None:
+    """The sub-command named in ``argv`` (its first word that is a command), if any."""
+    return next((word for word in argv if word in COMMANDS), None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -141,14 +141,14 @@ def _start_method(device: str) -> str:
 def _attempt(train: Train, spec: RunSpec, device: str) -> Outcome:
     try:
         return train(spec, device)
-    except Exception as exc:  # noqa: BLE001 - a broken run is reported to its check, never ends the sweep
+    except Exception as exc:
         return exc
 
 
 def _future_outcome(future) -> Outcome:
     try:
         return future.result()
-    except Exception as exc:  # noqa: BLE001 - the worker process itself died
+    except Exception as exc:
         return exc
 
 
@@ -192,7 +192,7 @@ class RayBackend:
 def _ray_outcome(ray, ref) -> Outcome:
     try:
         return ray.get(ref)
-    except Exception as exc:  # noqa: BLE001 - the task or its worker died
+    except Exception as exc:
         return exc
 
 

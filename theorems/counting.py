@@ -53,7 +53,7 @@ __all__ = [
 def _check_count_args(n, k) -> None:
     for name, value in (("n", n), ("k", k)):
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{name} must be an integer, got {value!r}")  # noqa: TRY004
+            raise ValueError(f"{name} must be an integer, got {value!r}")
         if value < 0:
             raise ValueError(f"{name} must be >= 0, got {value}")
 

@@ -1,6 +1,7 @@
 """Checks that join theorems/, graphs/ and numerics/: one function per probe-and-compare.
 
-Importing this package imports every check module, which fills :data:`REGISTRY`.
+The check modules import torch, SymPy and the libraries, so importing this package does not
+import them: :func:`load_checks` does, and returns the filled :data:`REGISTRY`.
 """
 
 import importlib
@@ -17,7 +18,13 @@ from resdepth.checks.base import (
 
 MODULES = ("graph_counts", "probes", "expansion", "symbolic_paths", "scaling")
 
-for _name in MODULES:
-    importlib.import_module(f"resdepth.checks.{_name}")
 
-__all__ = ["LABELS", "REGISTRY", "CheckContext", "CheckResult", "RunSpec", "register", "verdict"]
+
+def load_checks() -> dict:
+    """Import every check module in :data:`MODULES` (each registers its checks); the registry."""
+    for name in MODULES:
+        importlib.import_module(f"resdepth.checks.{name}")
+    return REGISTRY
+
+
+__all__ = ["LABELS", "REGISTRY", "CheckContext", "CheckResult", "RunSpec", "load_checks", "register", "verdict"]

@@ -2,10 +2,10 @@
 
 import pytest
 
-from resdepth.checks import REGISTRY, CheckContext, probes
+from resdepth.checks import CheckContext, load_checks, probes
 from resdepth.checks.base import train_locally
 
-PROBE_CHECKS = [entry for label in ("R2", "R5", "S2", "S3", "S6") for entry in REGISTRY[label]
+PROBE_CHECKS = [entry for label in ("R2", "R5", "S2", "S3", "S6") for entry in load_checks()[label]
                 if entry.check.__module__ == probes.__name__]
 
 
