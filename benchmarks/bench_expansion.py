@@ -3,23 +3,14 @@ against a Python loop of autograd calls (D2's noise estimate), the D3 bound's co
 coverage repetition. Figures are measured side by side in one run, never asserted.
 """
 
-import time
 
 import torch
 
+from benchmarks.timing import best_time
 from numerics.config import ModelConfig
 from numerics.expansion import block_gradient, gradient_noise, insert_block, make_loss
 from numerics.models import build_model
 from theorems.rademacher import NetworkClass, rademacher_bound
-
-
-def _best(fn, repeats=3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _expanded(depth, width, m):
@@ -38,8 +29,8 @@ def per_example_gradients() -> dict:
     for depth, width, m in ((4, 32, 256), (8, 64, 512)):
         model, x, y = _expanded(depth, width, m)
         j = depth // 2
-        vmapped = _best(lambda model=model, j=j, x=x, y=y: gradient_noise(model, j, x, y, loss))
-        looped = _best(lambda model=model, j=j, x=x, y=y, m=m: [
+        vmapped = best_time(lambda model=model, j=j, x=x, y=y: gradient_noise(model, j, x, y, loss))
+        looped = best_time(lambda model=model, j=j, x=x, y=y, m=m: [
             block_gradient(model, j, x[i:i + 1], y[i:i + 1], loss) for i in range(m)], repeats=1)
         key = f"L{depth}_d{width}_m{m}"
         figures[f"{key}_vmap_s"] = vmapped
@@ -53,7 +44,7 @@ def d3_bound_cost() -> dict:
     figures = {}
     for depth in (100, 1000):
         cls = NetworkClass(d=64, depth=depth, hidden=256, in_dim=64)
-        figures[f"depth{depth}_s"] = _best(lambda cls=cls: rademacher_bound(cls, 10**6))
+        figures[f"depth{depth}_s"] = best_time(lambda cls=cls: rademacher_bound(cls, 10**6))
     return figures
 
 

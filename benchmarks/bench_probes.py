@@ -6,23 +6,14 @@ DP / enumeration at n = 20 >= 1000x. Figures are measured side by side in one ru
 """
 
 import math
-import time
 
 import torch
 
+from benchmarks.timing import best_time
 from numerics.config import ModelConfig
 from numerics.montecarlo import signal_second_moments
 from numerics.spectrum import enumerate_paths, path_spectrum, tower_forward
 from resdepth.strategies import build_tower, tower_inputs
-
-
-def _best(fn, repeats=5) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _setup(depth, width, batch, device="cpu"):
@@ -47,8 +38,8 @@ def spectrum_vs_forward() -> dict:
         def spectrum(model=model, x0=x0):
             path_spectrum(model.blocks, x0)
 
-        t_forward = _best(forward)
-        t_spectrum = _best(spectrum)
+        t_forward = best_time(forward, 5)
+        t_spectrum = best_time(spectrum, 5)
         figures[f"n{depth}_forward_s"] = t_forward
         figures[f"n{depth}_spectrum_s"] = t_spectrum
         figures[f"n{depth}_ratio"] = t_spectrum / t_forward
@@ -60,7 +51,7 @@ def spectrum_vs_forward() -> dict:
 def montecarlo_batched_vs_loop() -> dict:
     """S2 Monte Carlo over 2000 towers (signal and Jacobian tangent): batched vs a loop over nets."""
     depth, width, n_nets = 8, 16, 2000
-    t_batched = _best(lambda: signal_second_moments(
+    t_batched = best_time(lambda: signal_second_moments(
         depth, width, width, 0.5, n_nets, generator=torch.Generator().manual_seed(0)), 2)
 
     def looped():
@@ -76,7 +67,7 @@ def montecarlo_batched_vs_loop() -> dict:
                 u = u + 0.5 * w2 @ ((pre > 0) * (w1 @ u))
                 x = x + 0.5 * w2 @ torch.relu(pre)
 
-    t_loop = _best(looped, 1)
+    t_loop = best_time(looped, 1)
     return {"n_nets": n_nets, "batched_s": t_batched, "loop_s": t_loop,
             "speedup": t_loop / t_batched, "aim": 10}
 
@@ -84,8 +75,8 @@ def montecarlo_batched_vs_loop() -> dict:
 def dp_vs_enumeration() -> dict:
     """The R2 spectrum at n = 20 by the DP against the batched enumeration of 2^20 paths."""
     model, x0 = _setup(20, 8, 1)
-    t_dp = _best(lambda: path_spectrum(model.blocks, x0))
-    t_enum = _best(lambda: enumerate_paths(model.blocks, x0), 1)
+    t_dp = best_time(lambda: path_spectrum(model.blocks, x0), 5)
+    t_enum = best_time(lambda: enumerate_paths(model.blocks, x0), 1)
     return {"depth": 20, "paths": 2 ** 20, "dp_s": t_dp, "enumeration_s": t_enum,
             "speedup": t_enum / t_dp, "aim": 1000}
 

@@ -9,25 +9,17 @@ import subprocess
 import sys
 import time
 
+from benchmarks.timing import best_time
 from resdepth.formats import render
 from resdepth.tables import scaling, schemes, signal
 
 
-def _best_of(fn, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def signal_table_10000() -> dict:
     """``tables signal --max-depth 10000`` in process: build rows, render JSON and md."""
-    build = _best_of(lambda: signal.compute(1.0, 1.0, "none", 10_000, 64))
+    build = best_time(lambda: signal.compute(1.0, 1.0, "none", 10_000, 64))
     rows = signal.compute("inv-sqrt", 1.0, "none", 10_000, 64)
-    to_json = _best_of(lambda: render(rows, "json"))
-    to_md = _best_of(lambda: render(rows, "md"))
+    to_json = best_time(lambda: render(rows, "json"))
+    to_md = best_time(lambda: render(rows, "md"))
     return {"build_s": build, "json_s": to_json, "md_s": to_md, "total_json_s": build + to_json,
             "target_s": 1.0}
 
@@ -36,7 +28,7 @@ def signal_table_10000_cli() -> dict:
     """The whole command in a fresh interpreter, start-up included."""
     command = [sys.executable, "-m", "resdepth", "tables", "signal", "--max-depth", "10000",
                "--format", "json", "--out", "/dev/null"]
-    wall = _best_of(lambda: subprocess.run(command, check=True), repeats=2)
+    wall = best_time(lambda: subprocess.run(command, check=True), repeats=2)
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", "import resdepth.cli"], check=True)
     bare = time.perf_counter() - start
@@ -45,8 +37,8 @@ def signal_table_10000_cli() -> dict:
 
 def scaling_and_schemes_tables() -> dict:
     """S4 (15 SymPy limits) and S5 (symbolic beta per scheme) tables."""
-    return {"scaling_s": _best_of(lambda: scaling.compute(1.0, 1.0, [10, 100, 1000, 10000]), 1),
-            "schemes_s": _best_of(lambda: schemes.compute(1.0, [8, 64, 512]), 1)}
+    return {"scaling_s": best_time(lambda: scaling.compute(1.0, 1.0, [10, 100, 1000, 10000]), 1),
+            "schemes_s": best_time(lambda: schemes.compute(1.0, [8, 64, 512]), 1)}
 
 
 BENCHMARKS = [signal_table_10000, signal_table_10000_cli, scaling_and_schemes_tables]

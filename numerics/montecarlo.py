@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
+    "CHUNK_ELEMENTS",
     "NORMS",
+    "chunk_size",
     "linear_path_energies",
     "mean_and_se",
     "relu_path_energies",
@@ -71,11 +73,17 @@ def _inputs(n_nets, width, generator, dtype, device) -> torch.Tensor:
     return x * math.sqrt(width) / x.norm(dim=1, keepdim=True)
 
 
-def _relu_layer(n_nets, width, hidden, generator, dtype, device):
-    """W_1 (n_nets, h, d) with variance 2/d and W_2 (n_nets, d, h) with variance 1/h."""
-    w1 = torch.randn(n_nets, hidden, width, generator=generator, dtype=dtype, device=device)
-    w2 = torch.randn(n_nets, width, hidden, generator=generator, dtype=dtype, device=device)
-    return w1 * math.sqrt(2.0 / width), w2 / math.sqrt(hidden)
+def _relu_layer(n_nets, width, hidden, generator, dtype, device, out=None):
+    """W_1 (n_nets, h, d) with variance 2/d and W_2 (n_nets, d, h) with variance 1/h.
+
+    ``out``: a pair of tensors of those shapes to draw into (saves reallocating per layer).
+    """
+    if out is None:
+        out = (torch.empty(n_nets, hidden, width, dtype=dtype, device=device),
+               torch.empty(n_nets, width, hidden, dtype=dtype, device=device))
+    w1 = torch.randn(out[0].shape, generator=generator, out=out[0])
+    w2 = torch.randn(out[1].shape, generator=generator, out=out[1])
+    return w1.mul_(math.sqrt(2.0 / width)), w2.div_(math.sqrt(hidden))
 
 
 def _layer_norm(x: torch.Tensor) -> torch.Tensor:
@@ -174,7 +182,7 @@ def linear_path_energies(depth, width, lam, n_nets, *, sigma2=1.0, generator,
         a = a * math.sqrt(sigma2 / width)
         y[:, :, 1:i + 1] += lam * torch.bmm(a, y[:, :, :i])
         x = x + lam * torch.bmm(a, x)
-    return _energies(y, x, x0)
+    return _merge([_energies(y, x, x0)])
 
 
 def relu_path_energies(depth, width, hidden, lam, n_nets, *, generator,
@@ -186,24 +194,60 @@ def relu_path_energies(depth, width, hidden, lam, n_nets, *, generator,
     split ||y_k||^2 is only approximately binomial: the masks depend on the weights. Returns
     the same keys as :func:`linear_path_energies`, measured, for the caller to compare with
     C(n, k) (lam^2 sigma^2)^k at several widths.
+
+    The networks run in consecutive chunks of :func:`chunk_size` networks (at most
+    ``CHUNK_ELEMENTS`` weights per layer tensor), all drawn from the one ``generator``, so the
+    peak memory stays bounded at any ``n_nets`` and the result is fixed by the seed. The
+    per-network energies of all chunks are kept, so ``mean`` and ``se`` are those of the
+    whole sample.
     """
     _validate(depth, width, hidden, lam, n_nets)
+    step = chunk_size(width, hidden, n_nets)
+    parts = [_relu_path_chunk(depth, width, hidden, lam, min(step, n_nets - start), generator,
+                              dtype, device) for start in range(0, n_nets, step)]
+    return _merge(parts)
+
+
+CHUNK_ELEMENTS = 2 ** 23
+"""Weights per (n_nets, h, d) layer tensor in one chunk: 64 MiB in float64."""
+
+
+def chunk_size(width: int, hidden: int, n_nets: int) -> int:
+    """Networks per chunk: as many as keep one layer's W_1 within ``CHUNK_ELEMENTS`` entries.
+
+    >>> chunk_size(4, 4, 1000), chunk_size(128, 128, 20000)
+    (1000, 512)
+    """
+    return max(1, min(n_nets, CHUNK_ELEMENTS // (width * hidden)))
+
+
+def _relu_path_chunk(depth, width, hidden, lam, n_nets, generator, dtype, device) -> dict:
+    """:func:`relu_path_energies` for one chunk of networks (a single batched pass)."""
     x0 = _inputs(n_nets, width, generator, dtype, device)
     y = torch.zeros(n_nets, width, depth + 1, dtype=dtype, device=device)
     y[:, :, :1] = x0
     x = x0
+    weights = None
     for i in range(1, depth + 1):
-        w1, w2 = _relu_layer(n_nets, width, hidden, generator, dtype, device)
+        weights = _relu_layer(n_nets, width, hidden, generator, dtype, device, out=weights)
+        w1, w2 = weights
         pre = torch.bmm(w1, x)
         y[:, :, 1:i + 1] += lam * torch.bmm(w2, (pre > 0).to(dtype) * torch.bmm(w1, y[:, :, :i]))
         x = x + lam * torch.bmm(w2, torch.relu(pre))
     return _energies(y, x, x0)
 
 
+def _merge(parts: list[dict]) -> dict:
+    """Join the per-chunk results of :func:`_energies`: all samples, then their mean and SE."""
+    energy = torch.cat([part["energy"] for part in parts])
+    mean, se = mean_and_se(energy)
+    return {"energy": energy, "mean": mean, "se": se,
+            "sum_error": max(part["sum_error"] for part in parts)}
+
+
 def _energies(y, x, x0) -> dict:
     """y: (n_nets, d, n + 1) path terms by length; x: x_n and x0: x_0, both (n_nets, d, 1)."""
     x0_sq = x0.pow(2).sum((1, 2))
     energy = y.pow(2).sum(1) / x0_sq.unsqueeze(1)
-    mean, se = mean_and_se(energy)
     err = (y.sum(2, keepdim=True) - x).norm(dim=(1, 2)) / x.norm(dim=(1, 2))
-    return {"energy": energy, "mean": mean, "se": se, "sum_error": err.max().item()}
+    return {"energy": energy, "sum_error": err.max().item()}

@@ -13,6 +13,24 @@ import matplotlib.pyplot as plt
 from resdepth.checks.base import LABELS, VERDICTS
 
 OVERVIEW = "verdicts.png"
+
+
+def save_figure(fig, path: Path) -> str:
+    """Lay out, write (110 dpi) and close ``fig``; the file name, for a row's ``plot`` field."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path.name
+
+
+def plain_log_axis(axis, subs=(1.0, 2.0, 5.0)) -> None:
+    """Tick a log axis at ``subs`` x 10^k in plain numbers (no mathtext, no minor ticks: the
+    layout of many tick labels is what makes a plot slow)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    axis.set_major_locator(LogLocator(subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_locator(NullLocator())
 COLOURS = {"pass": "#2a9d3f", "fail": "#d62828", "diverged": "#f4a261", "skipped": "#adb5bd"}
 
 

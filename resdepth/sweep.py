@@ -5,9 +5,9 @@ is the :class:`~resdepth.store.TrainedRun` or the exception that training raised
 in the order they finish, so the caller can commit each one to ``results.sqlite`` at once.
 
 - :class:`LocalBackend` (default): ``workers == 1`` trains in this process, one run after
-  another; ``workers > 1`` uses a ``ProcessPoolExecutor`` (forked processes on the CPU,
-  spawned ones for CUDA). Every run trains with :data:`TRAIN_THREADS` torch threads, so the
-  stored weights, hence ``results.json``, do not depend on the backend or ``--workers``.
+  another; ``workers > 1`` uses a ``ProcessPoolExecutor`` of spawned processes (a fork of a
+  process whose torch thread pool has started can deadlock, and CUDA cannot be used after
+  fork). Every run trains with :data:`TRAIN_THREADS` torch threads, so the stored weights, hence ``results.json``, do not depend on the backend or ``--workers``.
 - :class:`RayBackend`: one Ray task per run, on the cluster at ``address`` or on a local Ray
   instance started here with ``workers`` CPUs. ``ray`` is imported only inside this backend
   (it is the optional ``resdepth[ray]`` extra).
@@ -121,7 +121,7 @@ class LocalBackend:
                 yield spec, _attempt(train, spec, device)
             return
         pool = concurrent.futures.ProcessPoolExecutor(
-            self.workers, mp_context=multiprocessing.get_context(_start_method(device)),
+            self.workers, mp_context=multiprocessing.get_context("spawn"),
         )
         try:
             futures = {pool.submit(_attempt, train, spec, device): spec for spec in specs}
@@ -129,13 +129,6 @@ class LocalBackend:
                 yield futures[future], _future_outcome(future)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _start_method(device: str) -> str:
-    """``fork`` for CPU work where the platform has it (no re-import of torch per worker);
-    ``spawn`` otherwise, since CUDA cannot be used in a forked child."""
-    return "fork" if device == "cpu" and "fork" in multiprocessing.get_all_start_methods() \
-        else "spawn"
 
 
 def _attempt(train: Train, spec: RunSpec, device: str) -> Outcome:

@@ -11,6 +11,7 @@ only when the Clopper-Pearson interval lies wholly below 1 - delta.
 """
 
 import copy
+import dataclasses
 import math
 
 import torch
@@ -32,6 +33,7 @@ from numerics.expansion import (
 from numerics.joint_scaling import SNR_THRESHOLD, joint_scaling_point
 from numerics.rademacher import correlate_random_signs, head_rademacher_mc
 from resdepth.checks.base import CheckResult, RunSpec, register, verdict
+from resdepth.plots import plain_log_axis, plt, save_figure
 from theorems.rademacher import NetworkClass, head_rademacher_bound, rademacher_bound
 from theorems.test_risk import hoeffding_slack, route_e_slack, route_p_slack
 
@@ -131,7 +133,7 @@ def d2_descent(ctx) -> list[CheckResult]:
         f"||G|| against its sampling noise (observable when snr > {SNR_THRESHOLD})",
         "empirical", "> 0", {"held_out_old": curves["held-out"][0],
                              "held_out_jump": curves["held-out"][best], "t": steps[best], **noise},
-        gain, verdict(gain > 0), _plot_line_search(ctx, steps, curves)))
+        gain, verdict(gain > 0), _plot_line_search(ctx, steps, curves, steps[best])))
     return rows + [_d2_snr_growth(ctx, x, y, loss)]
 
 
@@ -163,26 +165,21 @@ def _d2_snr_growth(ctx, x, y, loss) -> CheckResult:
         slope_h, verdict(abs(slope_h) < SNR_H_SLOPE))
 
 
-def _plot_line_search(ctx, steps, curves):
-    path = ctx.plot_path("d2_line_search.png")
+
+
+def _plot_line_search(ctx, steps, curves, chosen):
+    path = ctx.plot_path("D2_line_search.png")
     if path is None:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     fig, ax = plt.subplots(figsize=(5, 3.5))
     for name, risks in curves.items():
         ax.plot(steps, risks, marker="o", label=name)
+    ax.axvline(chosen, color="0.5", ls="--", label="step chosen on train")
     ax.set_xlabel("t (V = t u, u = -G/||G||)")
     ax.set_ylabel("risk")
     ax.set_title("D2: jumpboard line search")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path.name
+    return save_figure(fig, path)
 
 
 @register("D3", needs=lambda ctx: [old_spec(ctx)])
@@ -194,18 +191,25 @@ def d3_rademacher(ctx) -> list[CheckResult]:
         features = old.run_blocks(old.embed(x))
     m, d = features.shape
     n_sigma = 2000 if ctx.quick else 20000
-    mc = head_rademacher_mc(features, 1.0, n_sigma, generator=torch.Generator().manual_seed(ctx.seed))
-    bound = head_rademacher_bound(m, d, 1.0)
-    z_bound = (mc["mean"] - bound) / mc["se"]
+    sizes = sorted({m // 4**k for k in range(4)} - {0})
+    gen = torch.Generator().manual_seed(ctx.seed)
+    sweep = [head_rademacher_mc(features[:size], 1.0, n_sigma, generator=gen) for size in sizes]
+    bounds = [head_rademacher_bound(size, d, 1.0) for size in sizes]
+    z_bound = max((mc["mean"] - b) / mc["se"] for mc, b in zip(sweep, bounds, strict=True))
+    mc = sweep[-1]
     z_moment = (mc["second_moment"] - mc["second_moment_exact"]) / mc["second_moment_se"]
+    falsification, achieved, cls = _d3_falsification(ctx)
+    plot = _plot_d3(ctx, sizes, sweep, d, achieved, cls)
     rows = [
-        CheckResult("D3", "head level: E sup_{|w|<=1} (1/m) sum sigma_i w.h_L(x_i) <= sqrt(d/m)",
-                    "bound", bound, mc["mean"], z_bound, verdict(z_bound < Z_MAX)),
-        CheckResult("D3", "E||sum sigma_i h_i||^2 = sum ||h_i||^2 (z-score)", "expectation",
-                    mc["second_moment_exact"], mc["second_moment"], z_moment,
-                    verdict(abs(z_moment) < Z_MAX)),
+        CheckResult("D3", "head level: E sup_{|w|<=1} (1/m) sum sigma_i w.h_L(x_i) <= sqrt(d/m) "
+                    f"on the first m test points, m = {sizes} (statistic: largest z of "
+                    "Monte Carlo over bound)", "bound", bounds, [r["mean"] for r in sweep],
+                    z_bound, verdict(z_bound < Z_MAX), plot),
+        CheckResult("D3", f"E||sum sigma_i h_i||^2 = sum ||h_i||^2, m = {m} (z-score)",
+                    "expectation", mc["second_moment_exact"], mc["second_moment"], z_moment,
+                    verdict(abs(z_moment) < Z_MAX), plot),
     ]
-    return rows + _d3_falsification(ctx)
+    return rows + [dataclasses.replace(falsification, plot=plot)]
 
 
 def _d3_falsification(ctx) -> list[CheckResult]:
@@ -227,11 +231,45 @@ def _d3_falsification(ctx) -> list[CheckResult]:
     bound = rademacher_bound(cls, m)
     mean = sum(achieved) / draws
     head = head_rademacher_bound(m, arch["width"], 1.0)
-    return [CheckResult(
+    row = CheckResult(
         "D3", "falsification: correlation reached by training with random signs <= D3 bound "
         "(whole class; the head-level sqrt(d/m) is shown for comparison)", "bound", bound,
         {"mean_achieved": mean, "head_level": head, "trivial": math.sqrt(arch["width"])},
-        mean / bound, verdict(mean <= bound))]
+        mean / bound, verdict(mean <= bound))
+    return row, {"m": m, "correlations": achieved}, cls
+
+
+def _plot_d3(ctx, sizes, sweep, d, achieved, cls) -> str | None:
+    """D3_bounds.png: head-level Monte Carlo against m; trained correlation against the bounds."""
+    path = ctx.plot_path("D3_bounds.png")
+    if path is None:
+        return None
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(sizes, [head_rademacher_bound(m, d, 1.0) for m in sizes], "k-",
+              label="bound B sqrt(d/m)")
+    left.errorbar(sizes, [r["mean"] for r in sweep], yerr=[2 * r["se"] for r in sweep], fmt="o",
+                  color="C0", capsize=3, label="Monte Carlo (2 SE)")
+    left.set_title(f"D3 head level: trained old model's features, d = {d}, B = 1",
+                   fontsize="small")
+    ms = [int(v) for v in torch.logspace(2, 5, 25).tolist()]
+    right.plot(ms, [rademacher_bound(cls, m) for m in ms], "C3-", label="whole-class bound (D3)")
+    right.plot(ms, [head_rademacher_bound(m, cls.d, 1.0) for m in ms], "k--",
+               label="head-level B sqrt(d/m)")
+    right.axhline(math.sqrt(cls.d), color="0.5", ls=":", label="trivial cap B sqrt(d)")
+    m = achieved["m"]
+    right.plot([m] * len(achieved["correlations"]), achieved["correlations"], "o", color="C0",
+               label=f"trained random-sign correlation ({len(achieved['correlations'])} draws)")
+    right.set_title(f"D3 whole class: falsification, d = {cls.d}, depth {cls.depth}, "
+                    f"h = {cls.hidden}", fontsize="small")
+    for ax in (left, right):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        plain_log_axis(ax.xaxis, subs=(1.0, 2.0, 5.0) if ax is left else (1.0,))
+        plain_log_axis(ax.yaxis)
+        ax.set_xlabel("sample size m")
+        ax.set_ylabel("Rademacher average / correlation")
+        ax.legend(fontsize="small")
+    return save_figure(fig, path)
 
 
 @register("D4", needs=lambda ctx: [old_spec(ctx)])
@@ -257,17 +295,40 @@ def d4_coverage(ctx) -> list[CheckResult]:
         "route E: R(f^) <= R_S(f_0) - D_S + s_E":
             [r["pop_sel"] <= r["train_sel"] + s_e for r in res["runs"]],
     }
-    rows = []
+    rows, intervals = [], []
     for claim, hits in events.items():
         k = sum(hits)
         lo, hi = clopper_pearson(k, len(hits), DELTA)
+        intervals.append((k / len(hits), lo, hi))
         rows.append(CheckResult(
             "D4", f"coverage >= 1 - delta = {1 - DELTA}: {claim}", "bound", 1 - DELTA,
             {"coverage": k / len(hits), "clopper_pearson": [lo, hi], "reps": len(hits),
              "margin": margin, "s_P": s_p, "s_E": s_e, "m": m,
              "max_input_norm": res["max_input_norm"]},
             k / len(hits), verdict(hi >= 1 - DELTA and res["max_input_norm"] <= INPUT_BOUND)))
-    return rows
+    plot = _plot_d4(ctx, intervals, reps, m)
+    return [dataclasses.replace(row, plot=plot) for row in rows]
+
+
+def _plot_d4(ctx, intervals, reps, m) -> str | None:
+    """D4_coverage.png: coverage per route with Clopper-Pearson intervals against 1 - delta."""
+    path = ctx.plot_path("D4_coverage.png")
+    if path is None:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    names = ["Hoeffding step\n(route P)", "route P", "route E"]
+    cov = [c for c, _, _ in intervals]
+    err = [[c - lo for c, lo, _ in intervals], [hi - c for c, _, hi in intervals]]
+    ax.errorbar(range(len(names)), cov, yerr=err, fmt="o", color="C0", capsize=5,
+                label=f"coverage, Clopper-Pearson {1 - DELTA:.0%} interval")
+    ax.axhline(1 - DELTA, color="C3", ls="--", label=f"nominal 1 - delta = {1 - DELTA}")
+    ax.set_xticks(range(len(names)), names)
+    ax.set_xlim(-0.5, len(names) - 0.5)
+    ax.set_ylim(min(0.9, *(lo for _, lo, _ in intervals)) - 0.02, 1.02)
+    ax.set_ylabel("fraction of repetitions covered")
+    ax.set_title(f"D4: coverage over {reps} samples of size m = {m}", fontsize="medium")
+    ax.legend(fontsize="small", loc="lower right")
+    return save_figure(fig, path)
 
 
 def _fro(weight) -> float:
@@ -329,7 +390,44 @@ def d5_joint_scaling(ctx) -> list[CheckResult]:
         "(vacuous when condition_observed = 0)", "empirical", summary["condition_observed"],
         summary, summary["beats_longer_when_observed"] - summary["condition_observed"],
         verdict(summary["beats_longer_when_observed"] == summary["condition_observed"])))
-    return rows
+    plot = _plot_d5(ctx, points)
+    return [dataclasses.replace(row, plot=plot) for row in rows]
+
+
+def _plot_d5(ctx, points) -> str | None:
+    """D5_expansion.png: test risk per method at each sweep point; D2's condition shaded."""
+    path = ctx.plot_path("D5_expansion.png")
+    if path is None:
+        return None
+    from matplotlib.patches import Patch
+
+    fig, ax = plt.subplots(figsize=(max(7.0, 1.1 * len(points) + 4.5), 4))
+    xs = range(len(points))
+    for i, p in enumerate(points):
+        if p["condition"]:
+            ax.axvspan(i - 0.45, i + 0.45, color="C2", alpha=0.15, lw=0)
+    methods = (("old_test", "old model (before)", "_", "0.4"),
+               ("expanded_test", "expand then train", "o", "C0"),
+               ("longer_test", "old model trained longer", "s", "C1"),
+               ("scratch_test", "deeper from scratch", "^", "C3"))
+    for offset, (key, label, marker, colour) in zip((0.0, -0.15, 0.0, 0.15), methods,
+                                                    strict=True):
+        ax.plot([x + offset for x in xs], [p[key] for p in points], marker, color=colour, ms=9
+                if marker == "_" else 6, ls="none", label=label)
+    ax.legend(handles=[*ax.get_legend_handles_labels()[0],
+                       Patch(color="C2", alpha=0.15,
+                             label=f"D2 condition observed (snr > {SNR_THRESHOLD})")],
+              fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.set_xticks(list(xs), [f"L={p['depth']}, d={p['width']}\nm={p['n_train']}, "
+                             f"snr={p['snr']:.2g}" for p in points], fontsize="small")
+    ax.set_xlim(-0.6, len(points) - 0.4)
+    risks = [p[key] for p in points for key, *_ in methods]
+    if max(risks) > 10 * min(risks) > 0:
+        ax.set_yscale("log")
+        plain_log_axis(ax.yaxis)
+    ax.set_ylabel("test risk")
+    ax.set_title("D5: expand-then-train against the alternatives", fontsize="medium")
+    return save_figure(fig, path)
 
 
 __all__ = ["d1_function_preservation", "d2_descent", "d3_rademacher", "d4_coverage",

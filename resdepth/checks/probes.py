@@ -8,6 +8,7 @@ what they measure and pass when the qualitative prediction holds.
 """
 
 import copy
+import dataclasses
 import itertools
 import math
 
@@ -33,8 +34,15 @@ from numerics.spectrum import (
     secant_spectrum,
     sum_by_length,
 )
+from numerics.train import INIT_STREAM
 from resdepth.checks.base import CheckResult, RunSpec, register, verdict
-from theorems.signal import s2_energy_by_length, s2_ratio, s3_prenorm_second_moment
+from resdepth.plots import plt, save_figure
+from theorems.signal import (
+    binomial_p,
+    s2_energy_by_length,
+    s2_ratio,
+    s3_prenorm_second_moment,
+)
 
 EXACT_TOL = 1e-9
 Z_MAX = 5.0
@@ -131,38 +139,50 @@ def r2_trained(ctx) -> list[CheckResult]:
     with torch.no_grad():
         x0 = model64.embed(data.test_x.double())
     spectrum = path_spectrum(model64.blocks, x0)
+    init = _initial_spectrum(ctx, data)
     err = spectrum.max_rel_error()
-    plot = _plot_spectrum(ctx, spectrum, block_scales(model64.blocks))
+    plot = _plot_spectrum(ctx, spectrum, init, block_scales(model64.blocks))
     return [CheckResult(
         "R2", f"trained ReLU MLP (depth {TRAINED_DEPTH}, {DATASET}, float64): max "
         "||sum_k y_k - x_n|| / ||x_n|| over the test set", "exact", 0.0,
-        {"max_rel_error": err, "norms_by_length": spectrum.norms_by_length()}, err,
-        verdict(err <= EXACT_TOL), plot)]
+        {"max_rel_error": err, "norms_by_length": spectrum.norms_by_length(),
+         "mean_length_trained": spectrum.mean_length(), "mean_length_init": init.mean_length()},
+        err, verdict(err <= EXACT_TOL), plot)]
 
 
-def _plot_spectrum(ctx, spectrum, lams):
+def _initial_spectrum(ctx, data):
+    """The spectrum of the trained run's architecture at its own initialisation (untrained)."""
+    spec = trained_spec(ctx)
+    model = build_model(spec.model, data.in_dim, data.out_dim,
+                        generator=torch.Generator().manual_seed(spec.seed ^ INIT_STREAM))
+    model64 = model.double().eval()
+    with torch.no_grad():
+        x0 = model64.embed(data.test_x.double())
+    return path_spectrum(model64.blocks, x0)
+
+
+def _plot_spectrum(ctx, trained, init, lams):
     path = ctx.plot_path("R2_trained_spectrum.png")
     if path is None:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = spectrum.depth
-    fractions = spectrum.energy_fractions()
+    n = trained.depth
+    ks = torch.arange(n + 1, dtype=torch.float64)
     law = s2_energy_by_length(n, sum(lams) / n, SIGMA2)
     law = [v / sum(law) for v in law]
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    ax.bar(range(n + 1), fractions, label="trained: ||y_k||^2 share")
-    ax.plot(range(n + 1), law, "o-", color="C1", label="binomial law at init (S2)")
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.bar(ks - 0.2, init.energy_fractions(), width=0.4, color="C0",
+           label=f"at initialisation (mean length {init.mean_length():.2f})")
+    ax.bar(ks + 0.2, trained.energy_fractions(), width=0.4, color="C2",
+           label=f"trained (mean length {trained.mean_length():.2f})")
+    p = binomial_p(sum(lams) / n, SIGMA2)
+    ax.plot(ks, law, "o-", color="C1", label=f"S2 law at init: Binomial(n={n}, p={p:.2f})")
+    ax.set_ylim(0, 1.45 * max(max(law), *init.energy_fractions(), *trained.energy_fractions()))
     ax.set_xlabel("path length k")
-    ax.set_ylabel("energy share")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path.name
+    ax.set_ylabel(r"energy share $\|y_k\|^2 / \Sigma_j \|y_j\|^2$")
+    ax.set_title(f"R2 path-length spectrum: ReLU MLP, depth {n}, {DATASET} test set",
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="upper left")
+    return save_figure(fig, path)
 
 
 @register("R2", needs=lambda ctx: [trained_spec(ctx)])
@@ -187,7 +207,31 @@ def r2_lesion(ctx) -> list[CheckResult]:
         "with the lost path energy 1 - sum_k C(n-m,k)/C(n,k) e_k / sum e_k (statistic: "
         "Pearson correlation)", "empirical", {"lost_share": lost},
         {"error": errors, "stream_change": [r["stream_change"] for r in rows]}, corr,
-        verdict(corr > 0 and errors[-1] > errors[0]))]
+        verdict(corr > 0 and errors[-1] > errors[0]), _plot_lesion(ctx, rows, lost))]
+
+
+def _plot_lesion(ctx, rows, lost):
+    """Left: test error against m (SE over the drawn subsets); right: stream change vs path loss."""
+    path = ctx.plot_path("R2_lesion.png")
+    if path is None:
+        return None
+    ms = [r["m"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    left.errorbar(ms, [r["error"] for r in rows], yerr=[r["error_se"] for r in rows],
+                  fmt="o-", capsize=3, label="measured test error")
+    left.set_xlabel("deleted blocks m")
+    left.set_ylabel("test error (misclassification rate)")
+    left.set_title("lesioned trained ReLU MLP")
+    left.legend(fontsize=8)
+    right.plot(ms, lost, "s--", color="C1",
+               label=r"prediction: lost path energy $1 - \rho(m)$")
+    right.plot(ms, [r["stream_change"] for r in rows], "o-", color="C0",
+               label=r"measured $\|x_n' - x_n\|^2 / \|x_n\|^2$")
+    right.set_xlabel("deleted blocks m")
+    right.set_ylabel("share of the residual stream")
+    right.set_title("R2 surviving paths vs measured change")
+    right.legend(fontsize=8)
+    return save_figure(fig, path)
 
 
 def _correlation(a, b) -> float:
@@ -244,12 +288,47 @@ def s2_signal(ctx) -> list[CheckResult]:
     prediction = s2_ratio(depth, lam, SIGMA2)
     jac = out["jac_ratio"]
     jac_se = jac.std().item() / math.sqrt(len(jac))
-    return [
+    plot = _plot_signal_growth(ctx, depth, width, {lam: out})
+    rows = [
         _z_row("S2", f"E||x_n||^2/||x_0||^2 = (1 + lam^2 sigma^2)^n, n={depth}, d=h={width}, "
                f"lam={lam}", prediction, out["mean"], out["se"]),
         _z_row("S2", f"E||(dx_n/dx_0) u||^2 = (1 + lam^2 sigma^2)^n ||u||^2, n={depth}",
                prediction, jac.mean().item(), jac_se),
     ]
+    return [dataclasses.replace(row, plot=plot) for row in rows]
+
+
+SIGNAL_PLOT_LAMS = (0.25, 0.5, 1.0)
+
+
+def _plot_signal_growth(ctx, depth, width, runs):
+    """E||x_i||^2/||x_0||^2 against i for a few lam: Monte Carlo (SE bars) and S2's line.
+
+    ``runs`` maps lam to a finished :func:`signal_second_moments` run; the other lams of
+    ``SIGNAL_PLOT_LAMS`` are run here (only when a plot is wanted).
+    """
+    path = ctx.plot_path("S2_signal_growth.png")
+    if path is None:
+        return None
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    steps = list(range(depth + 1))
+    for j, lam in enumerate(SIGNAL_PLOT_LAMS):
+        out = runs.get(lam) or signal_second_moments(
+            depth, width, width, lam, _mc_size(ctx),
+            generator=torch.Generator().manual_seed(ctx.seed + 22 + j))
+        ratio = out["layer_sq"] / out["x0_sq"]
+        se = ratio.std(1) / math.sqrt(ratio.shape[1])
+        ax.plot(steps, [s2_ratio(i, lam, SIGMA2) for i in steps], "-", color=f"C{j}",
+                label=rf"$(1 + \lambda^2\sigma^2)^i$, $\lambda$ = {lam}")
+        ax.errorbar(steps, ratio.mean(1).tolist(), yerr=se.tolist(), fmt="o", color=f"C{j}",
+                    capsize=3, markersize=4)
+    ax.set_yscale("log")
+    ax.set_xlabel("depth i")
+    ax.set_ylabel(r"$E\|x_i\|^2 / \|x_0\|^2$ (log scale)")
+    ax.set_title(f"S2 signal growth, ReLU, d = h = {width}, "
+                 f"{ratio.shape[1]} nets (points: Monte Carlo, bars: SE)", fontsize=9)
+    ax.legend(fontsize=8)
+    return save_figure(fig, path)
 
 
 @register("S2")

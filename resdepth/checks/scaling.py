@@ -8,6 +8,7 @@ initialisation, checked by batched Monte Carlo at |z| < ``Z_MAX`` = 5 with the s
 required to be below ``SE_FRACTION`` of the prediction; zero-initialised schemes are exact (0).
 """
 
+import dataclasses
 import math
 
 import sympy as sp
@@ -18,6 +19,7 @@ from numerics.lipschitz import falsify_s1, identity_tower_gain, rounding_toleran
 from numerics.models import build_model
 from numerics.montecarlo import signal_second_moments
 from resdepth.checks.base import CheckResult, register, verdict
+from resdepth.plots import plain_log_axis, plt, save_figure
 from theorems import scaling
 from theorems.lipschitz import s1_bound
 from theorems.schemes import SCHEMES, effective_lam
@@ -27,6 +29,8 @@ Z_MAX = 5.0
 SE_FRACTION = 0.05
 SIGMA2 = 1.0  # the numerics branches are initialised so that sigma^2 = 1
 S1_CASE = {"n": 5, "d": 3, "lam": 0.5, "c": 1.5}
+S1_DEPTHS_QUICK = (1, 3, 5)  # depths the S1 optimiser tries (quick / full budget)
+S1_DEPTHS = (1, 3, 5, 8)
 
 
 def _z_row(label, claim, prediction, mean, se) -> CheckResult:
@@ -38,24 +42,83 @@ def _z_row(label, claim, prediction, mean, se) -> CheckResult:
 
 @register("S1")
 def s1_bound_check(ctx) -> list[CheckResult]:
-    """S1: the identity tower attains (1 + lam c)^n; an optimiser cannot exceed it."""
+    """S1: the identity tower attains (1 + lam c)^n; an optimiser cannot exceed it at any depth."""
     n, d, lam, c = S1_CASE["n"], S1_CASE["d"], S1_CASE["lam"], S1_CASE["c"]
     bound, tol = s1_bound(n, lam, c), rounding_tolerance(n, d)
     gain = identity_tower_gain(n, lam, c, d)
+    depths = S1_DEPTHS_QUICK if ctx.quick else S1_DEPTHS
+    steps = 60 if ctx.quick else 300
+    found = {branch: [_s1_falsify(ctx, depth, branch, steps) for depth in depths]
+             for branch in ("linear", "relu")}
+    plot = _plot_s1(ctx, depths, found)
     rows = [CheckResult("S1", f"J_i = cI attains Lip = (1 + lam c)^n, n={n}, lam={lam}, c={c} "
                         "(relative error)", "exact", bound, gain, abs(gain / bound - 1),
-                        verdict(abs(gain / bound - 1) <= tol))]
-    steps = 60 if ctx.quick else 300
-    for i, branch in enumerate(("linear", "relu")):
-        out = falsify_s1(n, d, lam, c, branch=branch, restarts=8 if ctx.quick else 32,
-                         steps=steps, generator=torch.Generator().manual_seed(ctx.seed + 40 + i))
-        worst = max(out["max_jacobian_norm"], out["max_secant_ratio"])
+                        verdict(abs(gain / bound - 1) <= tol), plot)]
+    for branch, worst in found.items():
+        bounds = [s1_bound(depth, lam, c) for depth in depths]
+        ratios = [w / b for w, b in zip(worst, bounds, strict=True)]
+        ok = all(r <= 1 + rounding_tolerance(depth, d)
+                 for r, depth in zip(ratios, depths, strict=True))
         rows.append(CheckResult(
             "S1", f"optimiser over inputs and {branch} branches with ||J_i|| <= c finds no "
-            f"Lipschitz estimate above (1 + lam c)^n ({steps} Adam steps; statistic: "
-            "max estimate / bound, must be <= 1 + rounding)", "bound", bound, worst,
-            worst / bound, verdict(worst / bound <= 1 + tol)))
+            f"Lipschitz estimate above (1 + lam c)^n at n = {list(depths)} ({steps} Adam steps; "
+            "statistic: largest max estimate / bound, must be <= 1 + rounding)", "bound", bounds,
+            worst, max(ratios), verdict(ok), plot))
     return rows
+
+
+def _s1_falsify(ctx, depth: int, branch: str, steps: int) -> float:
+    """The largest Lipschitz estimate (Jacobian norm or secant ratio) the optimiser reaches."""
+    seed = ctx.seed + 40 + 100 * ("linear", "relu").index(branch) + depth
+    out = falsify_s1(depth, S1_CASE["d"], S1_CASE["lam"], S1_CASE["c"], branch=branch,
+                     restarts=8 if ctx.quick else 32, steps=steps,
+                     generator=torch.Generator().manual_seed(seed))
+    return max(out["max_jacobian_norm"], out["max_secant_ratio"])
+
+
+
+
+def _plot_s1(ctx, depths, found) -> str | None:
+    """S1_bound.png: bound, tight J = cI tower and the optimiser's best against depth."""
+    path = ctx.plot_path("S1_bound.png")
+    if path is None:
+        return None
+    from matplotlib.ticker import NullLocator
+
+    d, lam, c = S1_CASE["d"], S1_CASE["lam"], S1_CASE["c"]
+    grid = list(range(1, max(depths) + 1))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
+    left.plot(grid, [s1_bound(n, lam, c) for n in grid], "-", color="k",
+              label="bound (1 + lam c)^n")
+    left.plot(grid, [identity_tower_gain(n, lam, c, d) for n in grid], "s", mfc="none",
+              color="C2", ms=9, label="tight case J_i = cI")
+    tol = rounding_tolerance(max(depths), d)
+    right.axhspan(-1.0, -tol, color="C3", alpha=0.15, label="violation beyond rounding")
+    right.axhline(0.0, color="k", label="bound")
+    for i, (branch, worst) in enumerate(found.items()):
+        style = {"marker": "o^"[i], "ls": "none", "color": f"C{i}",
+                 "label": f"optimiser, {branch} branches"}
+        left.plot(depths, worst, **style)
+        right.plot(depths, [1 - w / s1_bound(n, lam, c)
+                            for w, n in zip(worst, depths, strict=True)], **style)
+    left.set_yscale("log")
+    plain_log_axis(left.yaxis)
+    left.set_xlabel("depth n")
+    left.set_ylabel("Lipschitz constant")
+    left.set_title(f"S1: d={d}, lam={lam}, c={c}")
+    right.set_yscale("symlog", linthresh=1e-16)
+    right.set_ylim(-1e-13, 1.0)
+    ticks = [-1e-14, 0.0, 1e-12, 1e-8, 1e-4, 1.0]
+    right.set_yticks(ticks, [f"{t:g}" for t in ticks])
+    right.yaxis.set_minor_locator(NullLocator())
+    right.set_xlabel("depth n")
+    right.set_ylabel("1 - best estimate / bound")
+    right.set_title("slack of the bound (>= 0: not exceeded)")
+    for ax in (left, right):
+        ax.set_xticks(grid)
+    left.legend(fontsize="small", loc="lower right")
+    right.legend(fontsize="small", loc="center right")
+    return save_figure(fig, path)
 
 
 @register("S4")
@@ -99,16 +162,49 @@ def s4_monte_carlo(ctx) -> list[CheckResult]:
     a = 0.5
     depths = (4, 16) if ctx.quick else (4, 16, 64)
     width, n_nets = (16, 2000) if ctx.quick else (32, 6000)
-    rows = []
+    rows, found = [], {}
     for i, beta in enumerate(scaling.BETAS):
         for j, n in enumerate(depths):
             lam = a * float(n) ** (-float(beta))
             generator = torch.Generator().manual_seed(ctx.seed + 100 + 10 * i + j)
             out = signal_second_moments(n, width, width, lam, n_nets, generator=generator)
+            found.setdefault(beta, []).append((out["mean"], out["se"]))
             rows.append(_z_row("S4", f"E||x_n||^2/||x_0||^2 = (1 + a^2 n^-2beta)^n, a={a}, "
                                f"beta={beta}, n={n}, d=h={width}", s2_ratio(n, lam, SIGMA2),
                                out["mean"], out["se"]))
-    return rows
+    plot = _plot_s4(ctx, a, depths, found, f"d = h = {width}, {n_nets} networks per point")
+    return [dataclasses.replace(row, plot=plot) for row in rows]
+
+
+def _plot_s4(ctx, a, depths, found, detail) -> str | None:
+    """S4_regimes.png: prediction lines, Monte Carlo points (2 SE bars) and the three limits."""
+    path = ctx.plot_path("S4_regimes.png")
+    if path is None:
+        return None
+    grid = range(1, max(depths) + 1)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.axhline(math.exp(a**2 * SIGMA2), color="0.4", ls="--",
+               label=f"beta = 1/2 limit e^(a^2 sigma^2) = {math.exp(a**2 * SIGMA2):.3f}")
+    ax.axhline(1.0, color="0.4", ls=":", label="beta > 1/2 limit 1")
+    for i, (beta, points) in enumerate(found.items()):
+        predicted = [s2_ratio(n, a * n ** -float(beta), SIGMA2) for n in grid]
+        ax.plot(grid, predicted, color=f"C{i}", label=f"beta = {beta}")
+        means, ses = zip(*points, strict=True)
+        ax.errorbar(depths, means, yerr=[2 * se for se in ses], fmt="o", color=f"C{i}", ms=4,
+                    capsize=3)
+    ax.annotate("beta < 1/2: limit = infinity", xy=(0.02, 0.97), xycoords="axes fraction",
+                va="top", fontsize="small", color="0.3")
+    ax.set_xscale("log", base=2)
+    ticks = [2**k for k in range(max(depths).bit_length())]
+    ax.set_xticks(ticks, [str(t) for t in ticks])
+    ax.set_yscale("log")
+    plain_log_axis(ax.yaxis)
+    ax.set_xlabel("depth n")
+    ax.set_ylabel("E||x_n||^2 / ||x_0||^2")
+    ax.set_title(f"S4: lam = a n^(-beta), a = {a}; lines (1 + a^2 n^(-2 beta))^n,\n"
+                 f"points Monte Carlo with 2 SE bars ({detail})", fontsize="small")
+    ax.legend(fontsize="x-small", loc="center left")
+    return save_figure(fig, path)
 
 
 def measured_branch_scale(model) -> tuple[list[float], list[bool]]:

@@ -125,5 +125,5 @@ def test_argparse_rejects(capsys, argv):
 
 
 def test_help_warns_that_model_runs_code():
-    paths = build_parser()._subparsers._group_actions[0].choices["paths"]
+    paths = build_parser("paths")._subparsers._group_actions[0].choices["paths"]
     assert "RUNS THAT CODE" in paths.format_help()

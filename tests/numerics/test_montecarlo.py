@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from numerics import montecarlo
 from numerics.montecarlo import (
     linear_path_energies,
     mean_and_se,
@@ -75,6 +76,19 @@ def test_S2_relu_energies_by_length_are_near_binomial_and_sum_exactly():
     shares = [m / sum(out["mean"]) for m in out["mean"]]
     total_variation = 0.5 * sum(abs(q - b / sum(law)) for q, b in zip(shares, law))
     assert total_variation < 0.05  # approximate law only: measured, generous on purpose
+
+
+def test_S2_relu_energies_in_chunks_are_one_generator_stream(monkeypatch):
+    """Chunking bounds memory only: chunk after chunk continues the same generator stream."""
+    monkeypatch.setattr(montecarlo, "CHUNK_ELEMENTS", 4 * 4 * 30)  # 30 networks per chunk
+    g = torch.Generator().manual_seed(11)
+    whole = relu_path_energies(3, 4, 4, 0.7, 91, generator=g)  # chunks 30, 30, 30, 1
+    assert whole["energy"].shape == (91, 4)
+    assert (whole["mean"], whole["se"]) == mean_and_se(whole["energy"])
+    g = torch.Generator().manual_seed(11)
+    parts = [relu_path_energies(3, 4, 4, 0.7, 30, generator=g) for _ in range(3)]
+    assert torch.equal(whole["energy"][:90], torch.cat([p["energy"] for p in parts]))
+    assert whole["sum_error"] < 1e-12
 
 
 def test_montecarlo_validates_arguments():

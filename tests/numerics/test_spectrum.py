@@ -8,6 +8,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import nn
 
+from numerics import spectrum as spectrum_module
 from numerics.config import ModelConfig, TrainConfig
 from numerics.spectrum import (
     Spectrum,
@@ -150,6 +151,16 @@ def test_R2_secant_spectrum_error_falls_with_quadrature_nodes(seed, depth):
     assert errors[-1] <= EXACT_TOL
     # Gauss-Legendre on an analytic integrand: the error drops geometrically with the nodes
     assert errors[0] > errors[1] > errors[2] or errors[0] <= EXACT_TOL
+
+
+def test_R2_secant_nodes_in_groups_equal_one_pass(monkeypatch):
+    """Grouping the quadrature nodes (to bound memory) changes rounding only."""
+    model = gelu_tower(2, 4)
+    x0 = stream(model, 2, scale=3.0)
+    whole = secant_spectrum(model.blocks, x0, nodes=9).terms
+    monkeypatch.setattr(spectrum_module, "SECANT_ROWS", 1)  # one node per forward-mode pass
+    grouped = secant_spectrum(model.blocks, x0, nodes=9).terms
+    assert (whole - grouped).abs().max() <= EXACT_TOL * whole.abs().max()
 
 
 def test_R2_secant_spectrum_convergence_rate():

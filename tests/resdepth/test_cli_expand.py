@@ -1,10 +1,11 @@
-"""``resdepth expand``, ``resdepth tables guarantees`` and the D1/D2 checks, end to end (tiny)."""
+"""``resdepth expand``, ``resdepth tables guarantees`` and the D1-D5 checks (with their plots), end to
+end (tiny)."""
 
 import json
 
 import pytest
 
-from resdepth.checks import load_checks
+from resdepth.checks import expansion, load_checks
 from resdepth.checks.base import REGISTRY, CheckContext
 from resdepth.cli import main
 
@@ -54,11 +55,25 @@ def test_tables_guarantees_bad_delta_exits_2(capsys):
     assert info.value.code == 2
 
 
-@pytest.mark.parametrize("label", ["D1", "D2"])
-def test_D1_D2_checks_pass_in_quick_mode(label):
+def test_D1_checks_pass_in_quick_mode():
     load_checks()
 
     ctx = CheckContext(quick=True)
-    rows = [row for reg in REGISTRY[label] if reg.check.__module__.endswith("expansion")
+    rows = [row for reg in REGISTRY["D1"] if reg.check.__module__.endswith("expansion")
             for row in reg.check(ctx)]
     assert rows and all(row.verdict == "pass" for row in rows if row.kind != "empirical")
+
+
+@pytest.mark.parametrize("check, name, every_row", [
+    (expansion.d2_descent, "D2_line_search.png", False),
+    (expansion.d3_rademacher, "D3_bounds.png", True),
+    (expansion.d4_coverage, "D4_coverage.png", True),
+    (expansion.d5_joint_scaling, "D5_expansion.png", True),
+])
+def test_D2_to_D5_checks_pass_quick_and_draw_their_plots(tmp_path, check, name, every_row):
+    rows = check(CheckContext(quick=True, out_dir=tmp_path))
+    assert rows and all(row.verdict == "pass" for row in rows if row.kind != "empirical")
+    assert (tmp_path / name).stat().st_size > 0
+    plotted = [row.plot for row in rows if row.plot is not None]
+    assert plotted and set(plotted) == {name}
+    assert len(plotted) == len(rows) if every_row else len(plotted) == 1

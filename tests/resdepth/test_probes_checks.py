@@ -35,4 +35,15 @@ def test_probe_check_passes_in_quick_mode(entry, context, tmp_path):
     for row in rows:
         assert row.label == entry.label
         assert row.verdict == "pass", row
+        assert row.plot is None or (tmp_path / row.plot).stat().st_size > 0
         row.as_dict()
+
+
+def test_probe_plots_are_drawn_where_the_report_wants_them(context, tmp_path):
+    context.out_dir = tmp_path
+    plots = {row.plot for check in (probes.r2_lesion, probes.r2_trained, probes.s2_signal)
+             for row in check(context)}
+    assert plots == {"R2_lesion.png", "R2_trained_spectrum.png", "S2_signal_growth.png"}
+    assert all((tmp_path / name).is_file() for name in plots)
+    context.out_dir = None
+    assert {row.plot for row in probes.r2_lesion(context)} == {None}
