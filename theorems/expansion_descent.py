@@ -33,9 +33,11 @@ plot).
 1/2
 """
 
-import math
 
 import sympy as sp
+
+from theorems._arguments import finite_nonnegative as _nonnegative
+from theorems._arguments import finite_positive as _positive
 
 __all__ = [
     "BSMOOTH",
@@ -64,20 +66,6 @@ QUADRATIC_MODEL = R0 - T * G + BSMOOTH * T**2 / 2
 OPTIMAL_STEP = sp.solve(sp.diff(QUADRATIC_MODEL, T), T)[0]
 GUARANTEED_DECREASE = sp.simplify(R0 - QUADRATIC_MODEL.subs(T, OPTIMAL_STEP))
 RATIO_DEVIATION = BSMOOTH * T / (2 * G)
-
-
-def _positive(name: str, value) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
-
-
-def _nonnegative(name: str, value) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return value
 
 
 def d2_first_order_risk(r0: float, grad_norm: float, t: float) -> float:

@@ -39,6 +39,8 @@ import math
 
 import sympy as sp
 
+from theorems._arguments import positive_int
+
 __all__ = [
     "augmented_tower",
     "coefficients_by_roots_of_unity",
@@ -49,16 +51,11 @@ __all__ = [
 ]
 
 
-def _check(n, d) -> None:
-    for name, value in (("n", n), ("d", d)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 def augmented_tower(n: int, d: int):
     r"""Symbolic gated weights :math:`D_i` (d x d), offsets :math:`c_i`, input :math:`x_0` and
     :math:`\lambda`; returns ``(J, x0_aug, lam, x_n_aug)`` with the tower run on the affine maps."""
-    _check(n, d)
+    positive_int("n", n)
+    positive_int("d", d)
     lam = sp.Symbol("lam", positive=True)
     x0 = sp.Matrix(sp.symbols(f"x1:{d + 1}"))
     blocks, x = [], x0
@@ -112,11 +109,11 @@ def coefficients_by_roots_of_unity(values: list[complex]) -> list[complex]:
 
 def dp_block_applications(n: int) -> int:
     """Block applications of the layer DP: block i acts on y_0..y_{i-1}, n(n+1)/2 in all."""
-    _check(n, 1)
+    positive_int("n", n)
     return n * (n + 1) // 2
 
 
 def enumeration_block_applications(n: int) -> int:
     """Block applications when every one of the 2^n paths is run: sum_k k C(n,k) = n 2^(n-1)."""
-    _check(n, 1)
+    positive_int("n", n)
     return sum(k * math.comb(n, k) for k in range(n + 1))

@@ -14,7 +14,8 @@ does not depend on the branch width (proofs.md, D2), so from a measurement
 
 is the sample size at which the condition is observable at :math:`z` standard errors. Expansion
 is predicted to help when the condition is observable and the guaranteed decrease exceeds the
-statistical cost (a test-risk slack of D4), :math:`\|G\|^2/(2b) > \text{slack}`.
+statistical cost (a test-risk slack of D4), :math:`\|G\|^2/(2b) > \text{slack}`, with the
+decrease of :func:`theorems.expansion_descent.d2_guaranteed_decrease`.
 
 Examples
 --------
@@ -28,14 +29,12 @@ import math
 
 import sympy as sp
 
-__all__ = ["guaranteed_decrease", "predicted_to_help", "samples_to_observe", "snr_at",
+from theorems._arguments import finite_nonnegative as _nonnegative
+from theorems._arguments import finite_positive as _positive
+from theorems.expansion_descent import d2_guaranteed_decrease
+
+__all__ = ["predicted_to_help", "samples_to_observe", "snr_at",
            "samples_to_observe_expr"]
-
-
-def _positive(name: str, value: float) -> float:
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite positive number, got {value!r}")
-    return value
 
 
 def snr_at(m: float, *, snr0: float, m0: float) -> float:
@@ -55,16 +54,8 @@ def samples_to_observe_expr() -> sp.Expr:
     return solution
 
 
-def guaranteed_decrease(grad_norm: float, smoothness: float) -> float:
-    """D2: ||G||^2 / (2 b), reached at the step t* = ||G|| / b."""
-    if not math.isfinite(grad_norm) or grad_norm < 0:
-        raise ValueError(f"grad_norm must be finite and >= 0, got {grad_norm!r}")
-    return grad_norm**2 / (2 * _positive("smoothness", smoothness))
-
-
 def predicted_to_help(*, grad_norm: float, smoothness: float, snr: float, slack: float,
                       z: float = 3.0) -> bool:
     """D5's prediction: the condition is observable (snr > z) and the decrease beats the slack."""
-    if not math.isfinite(slack) or slack < 0:
-        raise ValueError(f"slack must be finite and >= 0, got {slack!r}")
-    return snr > _positive("z", z) and guaranteed_decrease(grad_norm, smoothness) > slack
+    slack = _nonnegative("slack", slack)
+    return snr > _positive("z", z) and d2_guaranteed_decrease(grad_norm, smoothness) > slack

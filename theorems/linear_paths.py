@@ -33,6 +33,8 @@ from math import comb
 import numpy as np
 import sympy as sp
 
+from theorems._arguments import positive_int
+
 __all__ = [
     "difference",
     "expanded_by_sympy",
@@ -47,14 +49,9 @@ __all__ = [
 ]
 
 
-def _check_depth(n) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-
-
 def path_symbols(n: int, name: str = "A") -> tuple[tuple[sp.Symbol, ...], sp.Symbol]:
     """Non-commuting branch symbols ``A1..An`` and the positive scale ``lam``."""
-    _check_depth(n)
+    positive_int("n", n)
     blocks = sp.symbols(f"{name}1:{n + 1}", commutative=False)
     return tuple(blocks), sp.Symbol("lam", positive=True)
 

@@ -36,6 +36,8 @@ from collections import Counter
 
 import sympy as sp
 
+from theorems._arguments import nonnegative_int, positive_int
+
 __all__ = [
     "X",
     "automorphisms",
@@ -52,10 +54,8 @@ X = sp.Symbol("x", real=True)
 
 
 def _check(n, k, name_k: str = "k") -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 0:
-        raise ValueError(f"{name_k} must be a non-negative integer, got {k!r}")
+    positive_int("n", n)
+    nonnegative_int(name_k, k)
 
 
 def tree_size(tree) -> int:

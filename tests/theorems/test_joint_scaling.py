@@ -5,8 +5,8 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
+from theorems.expansion_descent import d2_guaranteed_decrease
 from theorems.joint_scaling import (
-    guaranteed_decrease,
     predicted_to_help,
     samples_to_observe,
     samples_to_observe_expr,
@@ -27,7 +27,7 @@ def test_D5_samples_to_observe_reaches_z_and_matches_sympy(snr0, m0, z):
 
 
 def test_D5_prediction_needs_both_observability_and_a_decrease_above_the_slack():
-    assert guaranteed_decrease(0.2, 1.0) == pytest.approx(0.02)
+    assert d2_guaranteed_decrease(0.2, 1.0) == pytest.approx(0.02)
     assert predicted_to_help(grad_norm=0.2, smoothness=1.0, snr=4.0, slack=0.01)
     assert not predicted_to_help(grad_norm=0.2, smoothness=1.0, snr=2.0, slack=0.01)
     assert not predicted_to_help(grad_norm=0.2, smoothness=1.0, snr=4.0, slack=0.03)
