@@ -1,7 +1,8 @@
 """Render a table (a list of row dicts with the same keys) as md, csv, latex or json.
 
 Exact integers stay exact in every format (JSON integers have no size limit); floats are
-written with ``repr`` precision in csv/json and 6 significant digits in md/latex. JSON never
+written with ``repr`` precision in csv/json and 6 significant digits in md/latex. JSON is an
+array with one object per line (greppable, and quick to write for 20,000 rows). JSON never
 holds NaN or infinity: a non-finite float is an error, since a table should not contain one.
 """
 
@@ -74,7 +75,8 @@ def _json(rows: list[dict]) -> str:
         for key, value in row.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise ValueError(f"column {key!r} holds {value}, which JSON cannot represent")
-    return json.dumps(rows, indent=2, allow_nan=False) + "\n"
+    encode = json.JSONEncoder(allow_nan=False).encode
+    return "[\n" + ",\n".join(map(encode, rows)) + "\n]\n"
 
 
 def write_or_print(text: str, out: str | None) -> None:

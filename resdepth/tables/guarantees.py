@@ -12,13 +12,6 @@ certifies Delta: ``m_route_p``, ``m_route_e`` (bisection on the covering bound; 
 """
 
 from resdepth.errors import finite_positive, positive_int
-from theorems.rademacher import NetworkClass, head_rademacher_bound, rademacher_bound
-from theorems.test_risk import (
-    certifying_sample_size,
-    head_level_sample_size,
-    route_e_slack,
-    route_p_slack,
-)
 
 NAME = "guarantees"
 HELP = "D3/D4: Rademacher bounds, test-risk slacks and certifying sample sizes per m"
@@ -59,6 +52,14 @@ def add_arguments(parser) -> None:
 
 def compute(args) -> list[dict]:
     """The table's rows (see the module docstring)."""
+    from theorems.rademacher import NetworkClass, head_rademacher_bound, rademacher_bound
+    from theorems.test_risk import (
+        certifying_sample_size,
+        head_level_sample_size,
+        route_e_slack,
+        route_p_slack,
+    )
+
     cls = NetworkClass(
         d=args.d, depth=args.L, hidden=args.width, in_dim=args.in_dim, out_dim=args.out_dim,
         head_norm=args.head_norm, embed_norm=args.embed_norm, u_norm=args.u_norm,

@@ -27,7 +27,7 @@ def build(args) -> list[dict]:
     depth = args.max_depth
     if depth > MAX_DEPTH:
         raise ValueError(f"--max-depth must be at most {MAX_DEPTH}, got {depth}")
-    counts = tree_counts(depth, depth)
+    counts = tree_counts(depth)
     return [
         {"depth": n, "length": k, "chains": math.comb(n, k), "trees": counts[n][k]}
         for n in range(1, depth + 1)

@@ -11,8 +11,6 @@ import numpy as np
 
 from resdepth.errors import finite_nonnegative, positive_int
 from resdepth.tables.signal import ratio_cell
-from theorems import scaling
-from theorems.signal import mean_path_length, s2_log10_ratio
 
 NAME = "scaling"
 HELP = "S4: regimes of lam = a n^-beta (limits proved by SymPy, values at finite depths)"
@@ -29,6 +27,9 @@ def add_arguments(parser) -> None:
 
 def compute(a: float, sigma2: float, depths) -> list[dict]:
     """The table's rows (see the module docstring)."""
+    from theorems import scaling
+    from theorems.signal import mean_path_length, s2_log10_ratio
+
     rows = []
     for beta in scaling.BETAS:
         row = {"beta": str(beta), "regime": scaling.regime(beta),

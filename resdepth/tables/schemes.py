@@ -8,7 +8,6 @@ bound stays bounded, the branch scale once trained (Fixup) and the source.
 """
 
 from resdepth.errors import finite_nonnegative, positive_int
-from theorems.schemes import SCHEMES, effective_lam
 
 NAME = "schemes"
 HELP = "S5: effective branch scale at initialisation of SkipInit, ReZero, Fixup, DeepNorm, ..."
@@ -23,6 +22,8 @@ def add_arguments(parser) -> None:
 
 def compute(a: float, depths) -> list[dict]:
     """The table's rows (see the module docstring)."""
+    from theorems.schemes import SCHEMES, effective_lam
+
     rows = []
     for s in SCHEMES:
         row = {"scheme": s.name, "model_scaling": s.model_scaling, "lam_eff": str(s.lam_eff)}

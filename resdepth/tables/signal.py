@@ -17,7 +17,6 @@ import math
 import numpy as np
 
 from resdepth.errors import finite_nonnegative, positive_int
-from theorems.signal import s2_log10_ratio_array
 
 NAME = "signal"
 HELP = "S2/S3: E||x_n||^2/||x_0||^2 per depth at random initialisation (no norm or pre-LN)"
@@ -68,6 +67,8 @@ def ratio_cell(log10: float, direct: float):
 
 def compute(lam, sigma2: float, norm: str, max_depth: int, width: int) -> list[dict]:
     """The table's rows (see the module docstring)."""
+    from theorems.signal import s2_log10_ratio_array
+
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {', '.join(NORMS)}, got {norm!r}")
     if max_depth > MAX_DEPTH:

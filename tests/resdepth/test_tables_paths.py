@@ -122,3 +122,14 @@ def test_R4_console_script_rejects_bad_depth():
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "positive integer" in proc.stderr
+
+
+def test_R4_paths_table_starts_without_sympy_or_torch():
+    """The integer tables load numpy only: SymPy (and test_risk's solve at import) would cost
+    most of the 1 s the paths table at depth 200 is allowed."""
+    code = ("import sys; from resdepth.cli import main; "
+            "assert main(['tables', 'paths', '--max-depth', '3', '--out', sys.argv[1]]) == 0; "
+            "print(sorted(m for m in ('sympy', 'torch') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code, "/dev/null"], capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert proc.stdout.strip() == "[]"

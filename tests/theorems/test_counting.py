@@ -9,6 +9,7 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
+from theorems import counting
 from theorems.counting import (
     chain_count,
     mset_coefficient,
@@ -89,6 +90,36 @@ def test_R4_tables_agree_with_single_lookups():
     weights = weighted_tree_sums(10, 5)
     assert all(table[n][k] == tree_count(n, k) for n in range(31) for k in range(9))
     assert all(weights[n][k] == weighted_tree_sum(n, k) for n in range(11) for k in range(6))
+
+
+def euler_transform_counts(depth: int, order: int) -> list[list[int]]:
+    """Oracle: N(n, k) by the Euler transform in Python integers, one depth at a time
+    (m c_m = sum_j s_j c_{m-j}, s_j = sum_{d | j} d N(r, d)), no residues."""
+    rows = [[1] + [0] * order]
+    for _ in range(depth):
+        s = [sum(d * rows[-1][d] for d in range(1, j + 1) if j % d == 0)
+             for j in range(order + 1)]
+        c = [1] + [0] * order
+        for m in range(1, order + 1):
+            c[m] = sum(s[j] * c[m - j] for j in range(1, m + 1)) // m
+        rows.append([1] + [rows[-1][k] + c[k - 1] for k in range(1, order + 1)])
+    return rows
+
+
+@given(depth=st.integers(min_value=0, max_value=45), order=st.integers(min_value=0, max_value=45))
+def test_R4_residue_tables_match_the_integer_euler_transform(depth, order):
+    """The multi-modular table (theorems.residues) against plain big-integer arithmetic."""
+    counting._TREES = counting._TreeTable()  # a table of exactly this size, not a cached one
+    assert tree_counts(depth, order) == euler_transform_counts(depth, order)
+    assert tree_counts(depth) == [row[: n + 1] for n, row in
+                                  enumerate(euler_transform_counts(depth, depth))]
+
+
+def test_R4_depth_120_counts_need_many_primes_and_stay_exact():
+    expected = euler_transform_counts(120, 120)
+    counting._TREES = counting._TreeTable()
+    assert tree_counts(120, 120) == expected
+    assert expected[120][120].bit_length() > 27 * 30  # dozens of primes were combined
 
 
 def test_R4_large_depth_counts_are_exact_integers():
