@@ -2,18 +2,35 @@
 over networks, and the R2 dynamic programme against enumerating all 2^n paths.
 
 Aims (issue 6): spectrum / forward <= 0.75 n; batched / looped Monte Carlo >= 10x;
-DP / enumeration at n = 20 >= 1000x. Figures are measured side by side in one run.
+DP / enumeration at n = 20 >= 1000x. Figures are measured side by side in one run, and the
+ratios of short timings are medians over interleaved rounds (a 2 ms forward pass on a shared
+2-core machine moves by 30% from one call to the next). Each figure is given at several sizes,
+because each ratio depends on size in a way the figures make visible:
+
+- the spectrum costs one forward pass plus n(n + 1)/2 block applications, so its ratio to the
+  forward pass is about 1 + (n + 1)/2 once the products are large enough to dominate;
+- the batched Monte Carlo removes the per-network Python and dispatch overhead, but not the
+  cost of drawing the weights, which grows as d^2 per network: where drawing dominates no
+  batching can give 10x, so the forward passes on the same pre-drawn weights are timed too;
+- the DP applies n(n + 1)/2 blocks to B rows against 2^n - 1 for the enumeration (5,000x at
+  n = 20 in arithmetic), but at batch 1 it is bound by the ~15 small torch calls per block, so
+  the measured ratio grows with the width the enumeration has to multiply.
 """
 
 import math
+import os
+import statistics
 
 import torch
 
 from benchmarks.timing import best_time
 from numerics.config import ModelConfig
-from numerics.montecarlo import signal_second_moments
+from numerics.device import choose_device
+from numerics.montecarlo import gaussian_weights, signal_second_moments
 from numerics.spectrum import enumerate_paths, path_spectrum, tower_forward
 from resdepth.strategies import build_tower, tower_inputs
+
+ROUNDS = 15
 
 
 def _setup(depth, width, batch, device="cpu"):
@@ -24,61 +41,132 @@ def _setup(depth, width, batch, device="cpu"):
     return model, x0
 
 
+def _median_ratio(slow, fast, rounds: int = ROUNDS) -> tuple[float, float, float]:
+    """(median, min, max) over ``rounds`` of best_time(slow) / best_time(fast), interleaved."""
+    ratios = [best_time(slow, 3) / best_time(fast, 5) for _ in range(rounds)]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
 def spectrum_vs_forward() -> dict:
-    """Seconds of path_spectrum and of one forward pass of the blocks on the same batch."""
-    figures = {}
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    """path_spectrum against one forward pass of the blocks on the same batch (B = 256, d = 64)."""
+    device = choose_device("auto")
+    figures = {"device": str(device)}
     for depth in (8, 32):
         model, x0 = _setup(depth, 64, 256, device)
 
         def forward(model=model, x0=x0):
             with torch.no_grad():
                 tower_forward(model.blocks, x0)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
 
         def spectrum(model=model, x0=x0):
             path_spectrum(model.blocks, x0)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
 
-        t_forward = best_time(forward, 5)
-        t_spectrum = best_time(spectrum, 5)
-        figures[f"n{depth}_forward_s"] = t_forward
-        figures[f"n{depth}_spectrum_s"] = t_spectrum
-        figures[f"n{depth}_ratio"] = t_spectrum / t_forward
+        median, low, high = _median_ratio(spectrum, forward)
+        figures[f"n{depth}_forward_s"] = best_time(forward, 20)
+        figures[f"n{depth}_ratio_median"] = median
+        figures[f"n{depth}_ratio_range"] = [low, high]
+        figures[f"n{depth}_flop_ratio"] = 1 + (depth + 1) / 2
         figures[f"n{depth}_aim_0.75n"] = 0.75 * depth
-    figures["device"] = device
     return figures
 
 
+def _relu_weights(n_nets, depth, width, generator):
+    """Per layer W_1 ~ N(0, 2/d) and W_2 ~ N(0, 1/h), h = d, as (n_nets, d, d) float64 tensors,
+    drawn by the library's sampler."""
+    shape = (n_nets, width, width)
+    return [(gaussian_weights(shape, math.sqrt(2 / width), generator=generator),
+             gaussian_weights(shape, 1 / math.sqrt(width), generator=generator))
+            for _ in range(depth)]
+
+
+def _batched_moments(x, weights, lam):
+    """||x_n||^2 of every network at once: one bmm per layer for all networks."""
+    for w1, w2 in weights:
+        x = x + lam * torch.bmm(w2, torch.relu(torch.bmm(w1, x)))
+    return x.pow(2).sum((1, 2))
+
+
+def _looped_moments(x, weights, lam):
+    """The same ||x_n||^2, one network at a time."""
+    out = torch.empty(x.shape[0], dtype=x.dtype)
+    for net in range(x.shape[0]):
+        z = x[net]
+        for w1, w2 in weights:
+            z = z + lam * (w2[net] @ torch.relu(w1[net] @ z))
+        out[net] = z.pow(2).sum()
+    return out
+
+
 def montecarlo_batched_vs_loop() -> dict:
-    """S2 Monte Carlo over 2000 towers (signal and Jacobian tangent): batched vs a loop over nets."""
-    depth, width, n_nets = 8, 16, 2000
-    t_batched = best_time(lambda: signal_second_moments(
-        depth, width, width, 0.5, n_nets, generator=torch.Generator().manual_seed(0)), 2)
+    """S2 Monte Carlo over 2000 ReLU towers of depth 8: batched against a loop over networks.
 
-    def looped():
-        g = torch.Generator().manual_seed(0)
-        for _ in range(n_nets):
-            x = torch.randn(width, generator=g, dtype=torch.float64)
-            u = torch.randn(width, generator=g, dtype=torch.float64)
-            for _ in range(depth):
-                w1 = torch.randn(width, width, generator=g, dtype=torch.float64)
-                w2 = torch.randn(width, width, generator=g, dtype=torch.float64)
-                w1, w2 = w1 * math.sqrt(2 / width), w2 / math.sqrt(width)
-                pre = w1 @ x
-                u = u + 0.5 * w2 @ ((pre > 0) * (w1 @ u))
-                x = x + 0.5 * w2 @ torch.relu(pre)
+    ``end_to_end``: the library's :func:`signal_second_moments` (weights drawn per layer, signal
+    and Jacobian tangent) against a loop that draws the same number of float64 normals per
+    network and runs the same two recursions; ``forward_only``: both sides on the same
+    pre-drawn weights (their results agree to rounding, checked); ``sampling_s``: drawing the
+    weights alone, the floor under both end-to-end timings.
+    """
+    depth, n_nets, lam = 8, 2000, 0.5
+    figures = {"n_nets": n_nets, "depth": depth, "aim": 10}
+    for width in (4, 16, 32):
+        def batched(width=width):
+            signal_second_moments(depth, width, width, lam, n_nets,
+                                  generator=torch.Generator().manual_seed(0))
 
-    t_loop = best_time(looped, 1)
-    return {"n_nets": n_nets, "batched_s": t_batched, "loop_s": t_loop,
-            "speedup": t_loop / t_batched, "aim": 10}
+        def looped(width=width):
+            g = torch.Generator().manual_seed(0)
+            for _ in range(n_nets):
+                x = torch.randn(width, generator=g, dtype=torch.float64)
+                u = torch.randn(width, generator=g, dtype=torch.float64)
+                for w1, w2 in _relu_weights(1, depth, width, g):
+                    pre = w1[0] @ x
+                    u = u + lam * w2[0] @ ((pre > 0) * (w1[0] @ u))
+                    x = x + lam * w2[0] @ torch.relu(pre)
+
+        g = torch.Generator().manual_seed(1)
+        weights = _relu_weights(n_nets, depth, width, g)
+        x0 = torch.randn(n_nets, width, 1, generator=g, dtype=torch.float64)
+        agree = torch.allclose(_batched_moments(x0, weights, lam),
+                               _looped_moments(x0, weights, lam), rtol=1e-12)
+        t_batched, t_loop = best_time(batched, 2), best_time(looped, 1)
+        t_fwd_batched = best_time(lambda: _batched_moments(x0, weights, lam), 3)
+        t_fwd_loop = best_time(lambda: _looped_moments(x0, weights, lam), 1)
+        t_sampling = best_time(lambda: _relu_weights(n_nets, depth, width,
+                                                     torch.Generator().manual_seed(0)), 2)
+        figures[f"d{width}"] = {
+            "end_to_end_batched_s": t_batched, "end_to_end_loop_s": t_loop,
+            "end_to_end_speedup": t_loop / t_batched,
+            "forward_only_speedup": t_fwd_loop / t_fwd_batched, "forward_only_agree": agree,
+            "sampling_s": t_sampling, "sampling_share_of_batched": t_sampling / t_batched,
+        }
+    return figures
+
+
+def _enumeration_bytes(depth: int, width: int) -> int:
+    """Peak memory of enumerate_paths at batch 1: the path stack, its copy and one step."""
+    return 4 * 2**depth * width * 8
 
 
 def dp_vs_enumeration() -> dict:
-    """The R2 spectrum at n = 20 by the DP against the batched enumeration of 2^20 paths."""
-    model, x0 = _setup(20, 8, 1)
-    t_dp = best_time(lambda: path_spectrum(model.blocks, x0), 5)
-    t_enum = best_time(lambda: enumerate_paths(model.blocks, x0), 1)
-    return {"depth": 20, "paths": 2 ** 20, "dp_s": t_dp, "enumeration_s": t_enum,
-            "speedup": t_enum / t_dp, "aim": 1000}
+    """The R2 spectrum at n = 20, batch 1, by the DP against the batched enumeration of all 2^20
+    paths, at widths whose enumeration fits in a quarter of this machine's memory."""
+    depth = 20
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    figures = {"depth": depth, "paths": 2**depth, "aim": 1000,
+               "rows_ratio": (2**depth - 1) / (depth * (depth + 1) / 2)}
+    for width in (8, 32, 64, 128):
+        if _enumeration_bytes(depth, width) > memory / 4:
+            figures[f"d{width}"] = "skipped: enumeration needs more than 1/4 of memory"
+            continue
+        model, x0 = _setup(depth, width, 1)
+        t_dp = best_time(lambda: path_spectrum(model.blocks, x0), 20)
+        t_enum = best_time(lambda: enumerate_paths(model.blocks, x0), 1)
+        figures[f"d{width}"] = {"dp_s": t_dp, "enumeration_s": t_enum, "speedup": t_enum / t_dp}
+    return figures
 
 
 BENCHMARKS = [spectrum_vs_forward, montecarlo_batched_vs_loop, dp_vs_enumeration]

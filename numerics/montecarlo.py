@@ -16,6 +16,15 @@ sigma^2 = d s_2^2 h s_1^2 / 2 = 1. Each network gets its own input x_0: a Gaussi
 centred and rescaled so that ||x_0||^2 = d exactly (the scale of a LayerNorm output), which
 makes the S3 prediction the same for every network. All randomness comes from the caller's
 ``generator``.
+
+**Sampling.** Drawing the weights, not multiplying them, is most of the cost of these runs
+(2000 networks of width 16: ~70% of the batched run with float64 draws), so the weights are
+drawn by torch's float32 normal sampler, about 4x faster than its float64 one, and widened to
+``dtype``; every product and sum runs in ``dtype``. The float32 draws are exact float32
+numbers of a Box-Muller sampler fed by 24-bit uniforms, so the tails stop near
+:math:`|z| = \\sqrt{2 \\ln 2^{24}} \\approx 5.77` (probability 8e-9 beyond); the moments
+E z^2 = 1 and E z^4 = 3 move by less than 1e-5 relative, far below the standard error of any
+Monte Carlo here (checked in ``tests/numerics/test_montecarlo.py``).
 """
 
 import math
@@ -27,6 +36,7 @@ __all__ = [
     "CHUNK_ELEMENTS",
     "NORMS",
     "chunk_size",
+    "gaussian_weights",
     "linear_path_energies",
     "mean_and_se",
     "relu_path_energies",
@@ -73,17 +83,30 @@ def _inputs(n_nets, width, generator, dtype, device) -> torch.Tensor:
     return x * math.sqrt(width) / x.norm(dim=1, keepdim=True)
 
 
+def gaussian_weights(shape, std: float, *, generator, dtype=torch.float64, device="cpu",
+                     out: torch.Tensor | None = None) -> torch.Tensor:
+    """Entries N(0, std^2): float32 standard normals from ``generator``, widened to ``dtype``
+    (into ``out`` when given, to save reallocating per layer) and scaled by ``std``.
+
+    >>> w = gaussian_weights((2, 3), 0.5, generator=torch.Generator().manual_seed(0))
+    >>> w.dtype, w.shape
+    (torch.float64, torch.Size([2, 3]))
+    """
+    draws = torch.randn(shape, generator=generator, dtype=torch.float32, device=device)
+    if out is None:
+        out = torch.empty(shape, dtype=dtype, device=device)
+    return out.copy_(draws).mul_(std)
+
+
 def _relu_layer(n_nets, width, hidden, generator, dtype, device, out=None):
     """W_1 (n_nets, h, d) with variance 2/d and W_2 (n_nets, d, h) with variance 1/h.
 
     ``out``: a pair of tensors of those shapes to draw into (saves reallocating per layer).
     """
-    if out is None:
-        out = (torch.empty(n_nets, hidden, width, dtype=dtype, device=device),
-               torch.empty(n_nets, width, hidden, dtype=dtype, device=device))
-    w1 = torch.randn(out[0].shape, generator=generator, out=out[0])
-    w2 = torch.randn(out[1].shape, generator=generator, out=out[1])
-    return w1.mul_(math.sqrt(2.0 / width)), w2.div_(math.sqrt(hidden))
+    out = out or (None, None)
+    kwargs = {"generator": generator, "dtype": dtype, "device": device}
+    return (gaussian_weights((n_nets, hidden, width), math.sqrt(2.0 / width), out=out[0], **kwargs),
+            gaussian_weights((n_nets, width, hidden), 1 / math.sqrt(hidden), out=out[1], **kwargs))
 
 
 def _layer_norm(x: torch.Tensor) -> torch.Tensor:
@@ -178,8 +201,8 @@ def linear_path_energies(depth, width, lam, n_nets, *, sigma2=1.0, generator,
     y[:, :, :1] = x0
     x = x0
     for i in range(1, depth + 1):
-        a = torch.randn(n_nets, width, width, generator=generator, dtype=dtype, device=device)
-        a = a * math.sqrt(sigma2 / width)
+        a = gaussian_weights((n_nets, width, width), math.sqrt(sigma2 / width),
+                             generator=generator, dtype=dtype, device=device)
         y[:, :, 1:i + 1] += lam * torch.bmm(a, y[:, :, :i])
         x = x + lam * torch.bmm(a, x)
     return _merge([_energies(y, x, x0)])

@@ -165,30 +165,70 @@ def _mlp_parts(branch: nn.Module):
     return first.weight, first.bias, slope, last.weight, last.bias
 
 
-def _mlp_piece(parts, x):
-    """The frozen-gate linear piece of an MLP branch at x: (D applied to a stack, c).
+def _mlp_piece(parts, pre):
+    """J~ of an MLP branch with frozen gates, applied to a stack of augmented vectors.
 
-    D v = W_2 (g * (W_1 v)) and c = W_2 (g * b_1) + b_2 with g = phi'(W_1 x + b_1); the gate
-    at an exact kink (pre-activation 0) is taken as the slope of the negative side.
+    ``pre`` = W_1 x + b_1 at the block's input x (as the block's own forward computed it);
+    g = phi'(pre), taken as the negative side's slope at an exact kink. For a stack
+    (v_0, v_1, ...) whose first vector carries the augmented coordinate t = 1:
+    J~ v_0 = W_2 (g * (W_1 v_0 + b_1)) + b_2 = D v_0 + c and J~ v_k = W_2 (g * (W_1 v_k)).
     """
     w1, b1, slope, w2, b2 = parts
-    pre = x @ w1.T + (b1 if b1 is not None else 0)
-    gate = torch.where(pre > 0, torch.ones_like(pre), torch.full_like(pre, slope))
-    offset = (gate * b1) @ w2.T if b1 is not None else torch.zeros_like(x)
-    if b2 is not None:
-        offset = offset + b2
+    gate = (pre > 0).to(pre.dtype) if slope == 0 else torch.where(
+        pre > 0, torch.ones_like(pre), torch.full_like(pre, slope))
 
-    def apply(stack):
-        out = torch.empty_like(stack)
-        step = max(1, CHUNK_ROWS // max(1, gate.numel() // gate.shape[-1]))
-        for start in range(0, stack.shape[0], step):
-            part = stack[start:start + step]
-            rows = part.reshape(-1, part.shape[-1])
-            hidden = F.linear(rows, w1).view(*part.shape[:-1], -1).mul_(gate)
-            out[start:start + step] = F.linear(hidden.view(rows.shape[0], -1), w2).view(part.shape)
+    def gated(part, first: bool):
+        hidden = F.linear(part, w1)
+        if first and b1 is not None:
+            hidden[0] += b1
+        out = F.linear(hidden.mul_(gate), w2)
+        if first and b2 is not None:
+            out[0] += b2
         return out
 
-    return apply, offset
+    def apply(stack):
+        step = max(1, CHUNK_ROWS // max(1, gate.numel() // gate.shape[-1]))
+        parts = [gated(stack[start:start + step], start == 0)
+                 for start in range(0, stack.shape[0], step)]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+    return apply
+
+
+def _generic_piece(branch, x):
+    """J~ of any branch at x by forward-mode AD, applied to a stack of augmented vectors:
+    D v_k for every k, plus the offset c = f(x) - D x on the first (t = 1) vector."""
+
+    def linear(stack):
+        return _jvp(branch, x, stack)
+
+    offset = branch(x) - linear(x.unsqueeze(0))[0]
+
+    def apply(stack):
+        out = linear(stack)
+        out[0] += offset
+        return out
+
+    return apply
+
+
+def _step(block, x, route: str):
+    """(J~ of ``block`` at x as a stack map, the block's own output x + lam f(x)).
+
+    The MLP route reads the pre-activation W_1 x + b_1 from the block's own forward (a hook on
+    its first layer) instead of computing it a second time.
+    """
+    parts = _mlp_parts(block.branch) if route != "generic" else None
+    if parts is None:
+        return _generic_piece(block.branch, x), block(x)
+    captured = []
+    hook = block.branch[0].register_forward_hook(lambda _m, _i, out: captured.append(out))
+    try:
+        x_next = block(x)
+    finally:
+        hook.remove()
+    pre = captured[0] if len(captured) == 1 else F.linear(x, parts[0], parts[1])
+    return _mlp_piece(parts, pre), x_next
 
 
 def _jvp(branch, x, stack):
@@ -203,16 +243,6 @@ def _jvp(branch, x, stack):
         dual = fwAD.make_dual(primal, stack.reshape(primal.shape))
         tangent = fwAD.unpack_dual(branch(dual)).tangent
     return tangent.reshape(k, *x.shape)
-
-
-def _generic_piece(branch, x):
-    """The linear piece of any branch at x by forward-mode AD: (D applied to a stack, c)."""
-
-    def apply(stack):
-        return _jvp(branch, x, stack)
-
-    offset = branch(x) - apply(x.unsqueeze(0))[0]
-    return apply, offset
 
 
 SECANT_ROWS = 1 << 16
@@ -297,14 +327,11 @@ def path_spectrum(blocks, x0: torch.Tensor, *, route: str = "auto",
     x = x0
     with torch.no_grad():
         for i, block in enumerate(tqdm(blocks, desc="spectrum", disable=not progress), 1):
-            parts = _mlp_parts(block.branch) if route != "generic" else None
-            if route == "mlp" and parts is None:
+            if route == "mlp" and _mlp_parts(block.branch) is None:
                 raise ValueError(f"route='mlp' but block {i}'s branch is not Linear-act-Linear")
-            apply, offset = _mlp_piece(parts, x) if parts else _generic_piece(block.branch, x)
-            step = apply(terms[:i])
-            step[0] += offset
-            terms[1:i + 1] += block.lam.to(x0.dtype) * step
-            x = block(x)
+            apply, x_next = _step(block, x, route)
+            terms[1:i + 1].add_(apply(terms[:i]), alpha=float(block.lam))
+            x = x_next
     return Spectrum(terms, x)
 
 
@@ -369,13 +396,9 @@ def enumerate_paths(blocks, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     x = x0
     with torch.no_grad():
         for block in blocks:
-            parts = _mlp_parts(block.branch)
-            apply, offset = _mlp_piece(parts, x) if parts else _generic_piece(block.branch, x)
-            step = apply(paths)
-            step[0] += offset
-            paths = torch.cat([paths, block.lam.to(x0.dtype) * step])
+            apply, x = _step(block, x, "auto")
+            paths = torch.cat([paths, block.lam.to(x0.dtype) * apply(paths)])
             lengths = torch.cat([lengths, lengths + 1])
-            x = block(x)
     return paths, lengths
 
 
