@@ -158,7 +158,7 @@ def dp_vs_enumeration() -> dict:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     figures = {"depth": depth, "paths": 2**depth, "aim": 1000,
                "rows_ratio": (2**depth - 1) / (depth * (depth + 1) / 2)}
-    for width in (8, 32, 64, 128):
+    for width in (8, 32, 64, 128, 160):
         if _enumeration_bytes(depth, width) > memory / 4:
             figures[f"d{width}"] = "skipped: enumeration needs more than 1/4 of memory"
             continue
