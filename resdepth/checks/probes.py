@@ -325,8 +325,8 @@ def _plot_signal_growth(ctx, depth, width, runs):
     ax.set_yscale("log")
     ax.set_xlabel("depth i")
     ax.set_ylabel(r"$E\|x_i\|^2 / \|x_0\|^2$ (log scale)")
-    ax.set_title(f"S2 signal growth, ReLU, d = h = {width}, "
-                 f"{ratio.shape[1]} nets (points: Monte Carlo, bars: SE)", fontsize=9)
+    ax.set_title(f"S2 signal growth, ReLU, d = h = {width}, {ratio.shape[1]} nets\n"
+                 "(points: Monte Carlo, bars: SE)", fontsize=9)
     ax.legend(fontsize=8)
     return save_figure(fig, path)
 
