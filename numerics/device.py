@@ -4,6 +4,8 @@
 machine without one is an error, never a silent fallback.
 """
 
+from contextlib import contextmanager
+
 import torch
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
@@ -24,8 +26,26 @@ def choose_device(request: str = "auto") -> torch.device:
     return torch.device(request)
 
 
-def exact_mode() -> None:
-    """Switch off TF32 and ask for deterministic kernels: the policy for float64 identity checks."""
+@contextmanager
+def exact_mode():
+    """Within the block: TF32 off, autocast off, deterministic kernels requested.
+
+    The policy for float64 identity checks (every check of ``resdepth validate`` runs inside
+    it); the previous settings are restored on exit.
+
+    >>> with exact_mode():
+    ...     torch.are_deterministic_algorithms_enabled()
+    True
+    """
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.are_deterministic_algorithms_enabled(),
+             torch.is_deterministic_algorithms_warn_only_enabled())
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with torch.autocast("cpu", enabled=False), torch.autocast("cuda", enabled=False):
+            yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[:2]
+        torch.use_deterministic_algorithms(saved[2], warn_only=saved[3])

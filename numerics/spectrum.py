@@ -101,12 +101,36 @@ class Spectrum:
         sq = self.terms.flatten(2).pow(2).sum(2).mean(1)
         return sq.sqrt().tolist()
 
+    def signed_shares(self) -> list[float]:
+        """s_k = sum_b <y_k, x_n> / sum_b ||x_n||^2 over the batch b, k = 0..n (R2).
+
+        Since sum_k y_k = x_n, the shares sum to 1 up to rounding: they decompose ||x_n||^2
+        exactly, where the energy shares do not (paths of different lengths interfere).
+        """
+        out = self.output.flatten(1)
+        inner = (self.terms.flatten(2) * out).sum(2).sum(1)
+        return (inner / out.pow(2).sum()).tolist()
+
     def energy_fractions(self) -> list[float]:
-        """||y_k||^2 / sum_j ||y_j||^2 (batch-averaged numerator and denominator), k = 0..n."""
+        """||y_k||^2 / sum_j ||y_j||^2 (batch-summed numerator and denominator), k = 0..n.
+
+        Not a decomposition of ||x_n||^2: see :meth:`cross_term_fraction`.
+        """
         sq = self.terms.flatten(2).pow(2).sum(2).mean(1)
         return (sq / sq.sum()).tolist()
 
+    def cross_term_fraction(self) -> float:
+        """(||x_n||^2 - sum_k ||y_k||^2) / ||x_n||^2, batch-summed: the interference
+        sum_{j != k} <y_j, y_k> between path lengths, as a share of the output's energy."""
+        out_sq = self.output.flatten(1).pow(2).sum()
+        return float((out_sq - self.terms.flatten(2).pow(2).sum()) / out_sq)
+
     def mean_length(self) -> float:
+        """The mean path length sum_k k s_k from the signed shares (:meth:`signed_shares`)."""
+        shares = torch.tensor(self.signed_shares(), dtype=torch.float64)
+        return float((shares * torch.arange(len(shares), dtype=torch.float64)).sum())
+
+    def mean_length_energy(self) -> float:
         """The energy-weighted mean path length sum_k k ||y_k||^2 / sum_k ||y_k||^2."""
         frac = torch.tensor(self.energy_fractions(), dtype=torch.float64)
         return float((frac * torch.arange(len(frac), dtype=torch.float64)).sum())

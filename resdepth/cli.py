@@ -15,7 +15,7 @@ from resdepth import __version__
 from resdepth.errors import ResdepthError
 
 COMMANDS = {
-    "validate": "run every check (R1-R5, S1-S6, D1-D5) on trained networks and write a report",
+    "validate": "run every check (R1-R5, S1-S7, D1-D5) on trained networks and write a report",
     "tables": "closed-form tables (path counts, signal growth, scaling regimes, guarantees)",
     "paths": "exact path counts by length of a residual architecture's DAG (R1, R4)",
     "train": "train one residual network (mlp, cnn, transformer) and save it",
@@ -24,7 +24,7 @@ COMMANDS = {
 }
 
 DESCRIPTION = """\
-Verify the theory of residual-network depth (THEORY.md labels R1..R5, S1..S6, D1..D5):
+Verify the theory of residual-network depth (THEORY.md labels R1..R5, S1..S7, D1..D5):
 closed-form tables, exact path counts, probes of real PyTorch networks and the full
 validation report. Run `resdepth COMMAND --help` for each command's options."""
 

@@ -6,6 +6,7 @@ into a one-line message on stderr and a non-zero exit code, never a traceback.
 """
 
 import math
+import os
 
 
 class ResdepthError(Exception):
@@ -64,3 +65,60 @@ def _arg_error(message: str) -> Exception:
     import argparse
 
     return argparse.ArgumentTypeError(message)
+
+
+def check_out_dir(path, option: str = "--out"):
+    """``path`` as an output folder that can be written, checked before any work starts.
+
+    Refuses an existing file, a folder under a file, and a folder that cannot be created or
+    written; returns the path. Raises :class:`ResdepthError` with one line naming ``option``.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ResdepthError(f"{option} {path}: exists and is not a folder")
+    parent = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise ResdepthError(f"{option} {path}: {parent} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResdepthError(f"{option} {path}: cannot create the folder ({exc.strerror})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ResdepthError(f"{option} {path}: the folder is not writable")
+    return path
+
+
+def check_out_file(path, option: str = "--out"):
+    """``path`` as an output file whose folder exists (or can be made) and can be written.
+
+    Checked before any work starts, so a long computation never ends in a write error; the
+    folder is created when missing. Returns the path.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise ResdepthError(f"{option} {path}: is a folder; name a file")
+    check_out_dir(path.parent if str(path.parent) else Path("."), option)
+    if path.exists() and not os.access(path, os.W_OK):
+        raise ResdepthError(f"{option} {path}: the file is not writable")
+    return path
+
+
+def read_text(path, option: str) -> str:
+    """The UTF-8 text of the file ``path`` given as ``option``, or a one-line error."""
+    from pathlib import Path
+
+    path = Path(path)
+    if path.is_dir():
+        raise ResdepthError(f"{option} {path}: is a folder, not a file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ResdepthError(f"{option} {path}: no such file") from None
+    except UnicodeDecodeError:
+        raise ResdepthError(f"{option} {path}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise ResdepthError(f"{option} {path}: cannot read it ({exc.strerror})") from None

@@ -1,4 +1,4 @@
-"""THEORY.md's statements by label: the short title and the kind of each (R1..R5, S1..S6, D1..D5).
+"""THEORY.md's statements by label: the short title and the kind of each (R1..R5, S1..S7, D1..D5).
 
 The report uses these for headings and for rows that no check wrote (a label with no check
 registered, a check that raised before it could say what it measured).
@@ -21,6 +21,7 @@ TITLES = {
     "S4": "module scaling principle",
     "S5": "normalisation-free schemes",
     "S6": "capacity after training",
+    "S7": "trained depth scaling",
     "D1": "function preservation under expansion",
     "D2": "first-order descent (jumpboard)",
     "D3": "norm-based Rademacher bound",
@@ -31,7 +32,7 @@ TITLES = {
 KIND = {
     "R1": "exact", "R2": "exact", "R3": "exact", "R4": "exact", "R5": "exact",
     "S1": "bound", "S2": "expectation", "S3": "expectation", "S4": "exact", "S5": "exact",
-    "S6": "empirical",
+    "S6": "empirical", "S7": "empirical",
     "D1": "exact", "D2": "exact", "D3": "bound", "D4": "bound", "D5": "empirical",
 }
 

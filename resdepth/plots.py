@@ -31,7 +31,9 @@ def plain_log_axis(axis, subs=(1.0, 2.0, 5.0)) -> None:
     axis.set_major_locator(LogLocator(subs=subs))
     axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     axis.set_minor_locator(NullLocator())
-COLOURS = {"pass": "#2a9d3f", "fail": "#d62828", "diverged": "#f4a261", "skipped": "#adb5bd"}
+
+COLOURS = {"pass": "#2a9d3f", "fail": "#d62828", "inconclusive": "#5e60ce",
+           "diverged": "#f4a261", "skipped": "#adb5bd"}
 
 
 def verdict_overview(rows: list[dict], path: Path) -> Path:
@@ -46,7 +48,7 @@ def verdict_overview(rows: list[dict], path: Path) -> Path:
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     ax.set_ylabel("rows")
     ax.set_title("resdepth validate: verdicts per THEORY.md label")
-    ax.legend(ncols=4, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12),
+    ax.legend(ncols=5, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12),
               frameon=False)
     ax.yaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()

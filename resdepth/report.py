@@ -1,9 +1,11 @@
 """The outputs of ``resdepth validate``: ``results.json``, ``report.md``, the terminal summary.
 
-``results.json`` is an array of rows ``{label, claim, kind, prediction, measurement,
-statistic, verdict, plot}`` in THEORY order and holds nothing that varies between two runs
-of the same configuration (no wall times, no dates), so it is byte-identical on CPU for the
-same settings and seeds. ``report.md`` adds the settings, the timing and the plots.
+``results.json`` is ``{"schema_version", "meta", "rows"}`` (docs/results.md, validated against
+docs/results.schema.json): ``rows`` in THEORY order, each ``{label, claim, kind, prediction,
+measurement, statistic, criterion, power, verdict, reason, details, plot}``, hold nothing that
+varies between two runs of the same configuration, so they are byte-identical on CPU for the
+same settings and seeds; ``meta`` records versions, settings, device, start and wall times.
+``report.md`` adds the settings, the timing and the plots.
 """
 
 import json
@@ -13,14 +15,22 @@ from pathlib import Path
 from resdepth import labels
 from resdepth.checks.base import LABELS, VERDICTS
 
+SCHEMA_VERSION = 2
+
 VERDICT_MEANING = {
-    "pass": "the statement's test criterion holds on this measurement (an identity to "
-            "rounding, |z| < 5, a bound not violated, an empirical trend as predicted)",
-    "fail": "the criterion does not hold, or the check itself raised (the claim names "
-            "the check and the exception); either way, someone must look",
-    "diverged": "a training run behind the check produced a non-finite loss, so the "
-                "claim could not be judged on it",
-    "skipped": "the check could not run here (no GPU, no check registered yet); the claim "
+    "pass": "the statement's criterion holds and the check had the power to see a violation "
+            "(an identity to rounding, |z| < 5 with a standard error small against the "
+            "effect, a bound that is not vacuous and not violated, a predicted trend with "
+            "confidence intervals)",
+    "fail": "the criterion does not hold, or the check itself raised (the reason names "
+            "the exception); either way, someone must look",
+    "inconclusive": "the check ran, but at the sizes used it cannot tell the statement from "
+                    "its negation: a bound looser than the trivial one, a conditional claim "
+                    "whose condition was never met, a Monte Carlo error larger than the "
+                    "effect; the power column says which",
+    "diverged": "a training run behind the check produced a non-finite loss (the reason "
+                "names it); the check's own rows stand beside it",
+    "skipped": "the check could not run here (no GPU, no check registered yet); the reason "
                "says why",
 }
 
@@ -43,7 +53,8 @@ def write_all(outcome) -> None:
 
     out = outcome.settings.out_dir
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(results_json(outcome.rows), encoding="utf-8")
+    (out / "results.json").write_text(results_json(outcome.rows, meta(outcome)),
+                                      encoding="utf-8")
     plots.verdict_overview(outcome.rows, out / plots.OVERVIEW)
     wanted = {"S2", "S3", "S4"} & set(outcome.settings.only)
     if wanted and not any("signal" in png.name.lower() for png in out.glob("*.png")):
@@ -52,15 +63,39 @@ def write_all(outcome) -> None:
     (out / "report.md").write_text(markdown(outcome), encoding="utf-8")
 
 
-def results_json(rows: list[dict]) -> str:
-    """The rows as strict JSON (no NaN), one object per row, ending with a newline."""
-    return json.dumps(rows, indent=2, allow_nan=False) + "\n"
+def results_json(rows: list[dict], meta: dict) -> str:
+    """``{"schema_version", "meta", "rows"}`` as strict JSON (no NaN), ending with a newline."""
+    document = {"schema_version": SCHEMA_VERSION, "meta": meta, "rows": rows}
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
+def meta(outcome) -> dict:
+    """The run's metadata: versions, settings, device, start time, wall times per check."""
+    import numpy
+    import torch
+
+    from resdepth import __version__
+
+    s = outcome.settings
+    return {
+        "resdepth": __version__, "python": platform.python_version(),
+        "torch": torch.__version__, "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "mode": s.mode, "seed": s.seed, "device": outcome.device, "strict": s.strict,
+        "labels": list(s.only), "backend": s.backend, "workers": s.workers,
+        "config": None if s.config is None else str(s.config),
+        "started": outcome.started, "wall_time_s": round(outcome.wall_time_s, 3),
+        "check_wall_time_s": {name: round(sec, 3) for name, sec in outcome.timings.items()},
+        "training_runs": {"trained": outcome.trained, "reused": outcome.reused,
+                          "diverged": outcome.diverged},
+        "counts": counts(outcome.rows),
+    }
 
 
 def label_verdict(rows: list[dict]) -> str:
-    """One verdict for a label's rows: fail beats diverged beats pass beats skipped."""
+    """One verdict for a label: fail beats diverged beats inconclusive beats pass beats skipped."""
     verdicts = {row["verdict"] for row in rows}
-    for verdict in ("fail", "diverged", "pass"):
+    for verdict in ("fail", "diverged", "inconclusive", "pass"):
         if verdict in verdicts:
             return verdict
     return "skipped"
@@ -81,15 +116,17 @@ def markdown(outcome) -> str:
     lines = [
         "# resdepth validate: report",
         "",
-        f"{len(rows)} rows: {tally}. Exit code {outcome.exit_code} (1 when any row fails).",
+        f"{len(rows)} rows: {tally}. Exit code {outcome.exit_code} (1 when any row fails or "
+        f"diverged{', or is inconclusive (--strict)' if settings.strict else ''}).",
         "",
         f"![verdicts per label]({plots.OVERVIEW})",
         "",
         *_overview_plots(settings.out_dir),
         "## Verdicts (THEORY.md order)",
         "",
-        "| label | statement | kind | claim | prediction | measurement | statistic | verdict | plot |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| label | statement | kind | claim | prediction | measurement | statistic | criterion "
+        "| power | verdict | plot |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [_table_row(row) for row in rows]
     lines += ["", "## What the verdicts mean", ""]
@@ -132,10 +169,36 @@ def _overview_plots(out_dir: Path) -> list[str]:
 def _table_row(row: dict) -> str:
     label = row["label"]
     plot = f"[plot]({row['plot']})" if row.get("plot") else ""
-    cells = [label, labels.TITLES[label], row["kind"], _cell(row["claim"], 400),
+    claim = row["claim"] + (f" ({row['reason']})" if row.get("reason") else "")
+    cells = [label, labels.TITLES[label], row["kind"], _cell(claim, 400),
              _cell(row["prediction"]), _cell(row["measurement"]), _cell(row["statistic"]),
-             f"**{row['verdict']}**", plot]
+             _cell(criterion_text(row.get("criterion")), 120),
+             _cell(power_text(row.get("power")), 200), f"**{row['verdict']}**", plot]
     return "| " + " | ".join(cells) + " |"
+
+
+def criterion_text(criterion: dict | None) -> str:
+    """``statistic op threshold`` of a row's criterion, for reading."""
+    if not criterion:
+        return ""
+    return f"{criterion['statistic']} {_op(criterion['op'])} {_number(criterion['threshold'])}"
+
+
+def power_text(power: dict | None) -> str:
+    """A row's power: what it could reject and the number that measured it."""
+    if not power:
+        return ""
+    value = "n/a" if power["value"] is None else _number(power["value"])
+    return (f"{power['alternative']}: {value} (informative when {_op(power['op'])} "
+            f"{_number(power['threshold'])})")
+
+
+def _op(op: str) -> str:
+    return op.replace("|x|", "|.| ")
+
+
+def _number(value) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _cell(value, limit: int = 60) -> str:
@@ -165,6 +228,8 @@ def _settings_table(outcome) -> dict[str, str]:
                    + (f" at {s.address}" if s.address else ""),
         "training runs": f"{outcome.trained} trained now, {outcome.reused} reused from "
                          f"results.sqlite, {outcome.diverged} diverged",
+        "strict": "yes (inconclusive rows fail the exit code)" if s.strict else "no",
+        "started": outcome.started,
         "wall time": f"{outcome.wall_time_s:.1f} s",
         "config file": str(s.config) if s.config else "none",
         "software": f"python {platform.python_version()}, torch {torch.__version__}",
@@ -193,11 +258,12 @@ def summary(outcome, width: int = 100) -> str:
         tally = " ".join(f"{n} {v}" for v, n in counts(rows).items() if n)
         lines.append(f"  {label:<3} {labels.TITLES[label]:<40} "
                      f"{label_verdict(rows).upper():<9} {tally}")
-    bad = [row for row in outcome.rows if row["verdict"] in ("fail", "diverged")]
+    bad = [row for row in outcome.rows if row["verdict"] in ("fail", "diverged", "inconclusive")]
     if bad:
         lines.append("not passing:")
         for row in bad[:8]:
-            lines.append(_clip(f"  {row['label']} {row['verdict']}: {row['claim']}", width))
+            why = f" ({row['reason']})" if row.get("reason") else ""
+            lines.append(_clip(f"  {row['label']} {row['verdict']}: {row['claim']}{why}", width))
         if len(bad) > 8:
             lines.append(f"  ... and {len(bad) - 8} more in report.md")
     tally = ", ".join(f"{n} {v}" for v, n in counts(outcome.rows).items())

@@ -6,18 +6,10 @@ import them: :func:`load_checks` does, and returns the filled :data:`REGISTRY`.
 
 import importlib
 
-from resdepth.checks.base import (
-    LABELS,
-    REGISTRY,
-    CheckContext,
-    CheckResult,
-    RunSpec,
-    register,
-    verdict,
-)
+from resdepth.checks.base import LABELS, REGISTRY, CheckContext, RunSpec, register
+from resdepth.checks.rows import CheckResult, Criterion, Power
 
-MODULES = ("graph_counts", "probes", "expansion", "symbolic_paths", "scaling")
-
+MODULES = ("graph_counts", "symbolic_paths", "r2", "signal", "scaling", "capacity", "expansion")
 
 
 def load_checks() -> dict:
@@ -27,4 +19,5 @@ def load_checks() -> dict:
     return REGISTRY
 
 
-__all__ = ["LABELS", "REGISTRY", "CheckContext", "CheckResult", "RunSpec", "load_checks", "register", "verdict"]
+__all__ = ["LABELS", "REGISTRY", "CheckContext", "CheckResult", "Criterion", "Power", "RunSpec",
+           "load_checks", "register"]

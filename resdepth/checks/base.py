@@ -4,9 +4,9 @@ A *check* probes one THEORY.md statement and compares the measurement with the p
 It is a function ``check(ctx: CheckContext) -> list[CheckResult]`` registered under its label
 with :func:`register`; the same function serves the tests and ``resdepth validate``.
 
-Verdicts: ``pass`` (the statement's test criterion holds), ``fail`` (it does not: the row
-says by how much), ``diverged`` (a training run behind the check produced NaN/inf loss),
-``skipped`` (the check could not run here, e.g. no GPU; the row says why).
+Rows and their verdicts (pass, fail, inconclusive, diverged, skipped) are defined in
+:mod:`resdepth.checks.rows`: a row carries the criterion and the power rule its verdict
+follows from.
 """
 
 import json
@@ -15,46 +15,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-KINDS = ("exact", "expectation", "bound", "empirical")
-VERDICTS = ("pass", "fail", "diverged", "skipped")
-LABELS = tuple(f"R{i}" for i in range(1, 6)) + tuple(f"S{i}" for i in range(1, 7)) + tuple(
-    f"D{i}" for i in range(1, 6)
-)
+from resdepth.checks.rows import KINDS, LABELS, VERDICTS, CheckResult
 
-
-@dataclass(frozen=True)
-class CheckResult:
-    """One row of the validation report.
-
-    ``prediction`` and ``measurement`` are numbers (or short JSON-able values) in the same
-    units; ``statistic`` is what the verdict was decided on (relative error, z-score, slack
-    of a bound, ...), described in ``claim``. ``plot`` is a file name relative to the report
-    directory, or None.
-    """
-
-    label: str
-    claim: str
-    kind: str
-    prediction: Any
-    measurement: Any
-    statistic: Any
-    verdict: str
-    plot: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.label not in LABELS:
-            raise ValueError(f"unknown THEORY.md label {self.label!r}")
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}")
-
-    def as_dict(self) -> dict:
-        """The row as a JSON-serialisable dict (keys in the order of results.json)."""
-        row = asdict(self)
-        json.dumps(row, allow_nan=True)
-        return row
-
+__all__ = ["KINDS", "LABELS", "VERDICTS", "CheckContext", "CheckResult", "Registered",
+           "RunSpec", "register", "train_locally"]
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -110,8 +74,27 @@ class CheckContext:
     runner: Runner = field(default=train_locally)
 
     def trained(self, spec: RunSpec):
-        """The trained model and its TrainResult for ``spec`` (trained or taken from cache)."""
-        return self.runner(spec, self.device)
+        """The trained model and its TrainResult for ``spec`` (trained or taken from cache).
+
+        The model comes back on this context's device, in eval mode, whatever device the
+        runner trained it on.
+        """
+        model, result = self.runner(spec, self.device)
+        return model.to(self.device).eval(), result
+
+    def probe_model(self, model):
+        """A float64 copy of ``model`` on this context's device, in eval mode: what probes use."""
+        import copy
+
+        import torch
+
+        return copy.deepcopy(model).to(device=self.device, dtype=torch.float64).eval()
+
+    def tensor(self, x):
+        """``x`` as float64 on this context's device (data meets the probed model there)."""
+        import torch
+
+        return x.to(device=self.device, dtype=torch.float64)
 
     def plot_path(self, name: str) -> Path | None:
         """Where a check writes the plot ``name``, or None when plots are not wanted."""
@@ -130,12 +113,15 @@ class Registered:
     """A registered check and the training runs it will ask ``ctx.trained`` for.
 
     ``needs(ctx)`` lists those runs up front, so a sweep can train them (in parallel, on Ray,
-    resumably) before the check itself runs and finds them finished.
+    resumably) before the check itself runs and finds them finished. ``divergence_ok`` marks a
+    check for which divergence is part of the prediction (lam = 1 at depth): it reads the runs'
+    ``diverged`` flags itself, and validate adds no diverged row for them.
     """
 
     label: str
     check: Check
     needs: Needs | None = None
+    divergence_ok: bool = False
 
     def specs(self, ctx: CheckContext) -> list[RunSpec]:
         return [] if self.needs is None else list(self.needs(ctx))
@@ -144,21 +130,19 @@ class Registered:
 REGISTRY: dict[str, list[Registered]] = {label: [] for label in LABELS}
 
 
-def register(label: str, needs: Needs | None = None) -> Callable[[Check], Check]:
+def register(label: str, needs: Needs | None = None, *, divergence_ok: bool = False
+             ) -> Callable[[Check], Check]:
     """Decorator: register ``check`` under THEORY.md ``label`` (several checks per label allowed).
 
-    ``needs(ctx) -> list[RunSpec]`` names the training runs the check uses, if any.
+    ``needs(ctx) -> list[RunSpec]`` names the training runs the check uses, if any;
+    ``divergence_ok`` as in :class:`Registered`.
     """
     if label not in LABELS:
         raise ValueError(f"unknown THEORY.md label {label!r}")
 
     def decorate(check: Check) -> Check:
-        REGISTRY[label].append(Registered(label, check, needs))
+        REGISTRY[label].append(Registered(label, check, needs, divergence_ok))
         return check
 
     return decorate
 
-
-def verdict(ok: bool) -> str:
-    """``pass`` when ``ok`` else ``fail``."""
-    return "pass" if ok else "fail"

@@ -13,7 +13,8 @@ from graphs.plot import plot_path_lengths
 from graphs.trace import trace_residual_dag
 from numerics.config import ModelConfig
 from numerics.models import build_model
-from resdepth.checks.base import CheckContext, CheckResult, register, verdict
+from resdepth.checks.base import CheckContext, CheckResult, register
+from resdepth.checks.rows import Criterion, Power
 from theorems.counting import chain_count
 
 QUICK_DEPTHS = (1, 2, 3, 8, 64, 200)
@@ -21,11 +22,13 @@ FULL_DEPTHS = QUICK_DEPTHS + (500, 1000)
 PLOT_NAME = "R1_tower_path_lengths.png"
 
 
-def _power_of_two(value: int) -> str:
-    """``2^m`` when value is a power of two, else the integer itself."""
-    if value > 0 and value & (value - 1) == 0:
-        return f"2^{value.bit_length() - 1}"
-    return str(value)
+MISMATCH = Criterion("path lengths k whose count differs", "==", 0)
+
+
+def _count_power(lengths: int) -> Power:
+    """An exact count compared at every length: one path too many or too few at any of the
+    ``lengths`` lengths is caught."""
+    return Power(f"a count off by one path at any of the {lengths} lengths", lengths, ">=", 1)
 
 
 def _mismatches(by_length, expected: list[int]) -> int:
@@ -45,12 +48,14 @@ def tower_chain_counts(ctx: CheckContext) -> list[CheckResult]:
         counts = count_paths(tower(n))
         bad = _mismatches(counts.by_length, [chain_count(n, k) for k in range(n + 1)])
         plot = _plot(ctx, counts.by_length) if n == depths[-1] else None
+        bad += counts.total != 2**n
         rows.append(CheckResult(
             label="R1",
             claim=f"tower DAG, n={n}: paths of length k = C(n,k) for k=0..n, 2^n in all "
-                  "(statistic: lengths k that differ)",
-            kind="exact", prediction=f"2^{n}", measurement=_power_of_two(counts.total),
-            statistic=bad, verdict=verdict(bad == 0 and counts.total == 2**n), plot=plot,
+                  "(statistic: lengths k that differ, plus 1 if the total is not 2^n)",
+            kind="exact", prediction=2**n, measurement=counts.total, statistic=bad,
+            criterion=MISMATCH, power=_count_power(n + 1), plot=plot,
+            details={"total_log2": n},
         ))
     return rows
 
@@ -91,8 +96,8 @@ def graph_chain_counts(ctx: CheckContext) -> list[CheckResult]:
             label="R4",
             claim=f"{description}: DAG paths of length k = chain_count(n,k) B^k "
                   "(statistic: lengths k that differ)",
-            kind="exact", prediction=str((1 + branches) ** n), measurement=str(counts.total),
-            statistic=bad, verdict=verdict(bad == 0),
+            kind="exact", prediction=(1 + branches) ** n, measurement=counts.total,
+            statistic=bad, criterion=MISMATCH, power=_count_power(n + 1),
         ))
     return rows
 
@@ -120,7 +125,7 @@ def traced_model_counts(ctx: CheckContext) -> list[CheckResult]:
             label="R4",
             claim=f"traced numerics {arch} (norm={norm}, {n} blocks): paths of length k = "
                   "chain_count(n,k) (statistic: lengths k that differ)",
-            kind="exact", prediction=f"2^{n}", measurement=_power_of_two(counts.total),
-            statistic=bad, verdict=verdict(bad == 0),
+            kind="exact", prediction=2**n, measurement=counts.total,
+            statistic=bad, criterion=MISMATCH, power=_count_power(n + 1),
         ))
     return rows

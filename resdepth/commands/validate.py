@@ -1,8 +1,9 @@
 """``resdepth validate``: every THEORY.md statement checked against trained models, one report.
 
 Writes ``results.json``, ``report.md``, plots and ``results.sqlite`` into ``--out`` and prints a
-one-screen summary; exits 0 when no row fails and 1 otherwise (2 for bad input, 130 when
-interrupted, after saying how to resume).
+one-screen summary with the rows per verdict (pass, fail, inconclusive, diverged, skipped);
+exits 0 when no row fails or diverged (with --strict: nor is inconclusive) and 1 otherwise (2
+for bad input, 130 when interrupted, after saying how to resume).
 """
 
 import argparse
@@ -10,20 +11,27 @@ from pathlib import Path
 
 from resdepth import labels
 from resdepth.errors import nonnegative_int, positive_int
-from resdepth.validate import CONFIG_KEYS, Settings, load_config, validate
+from resdepth.settings import CONFIG_KEYS, Settings, load_config
 
 EPILOG = "--config FILE is a JSON object with any of these keys (command-line flags win):\n" + \
     "\n".join(f"  {key}: {meaning}" for key, meaning in CONFIG_KEYS.items()) + """
 
 An existing DIR/results.sqlite is never overwritten silently: --resume continues it (finished
-training runs are reused, every check runs again), --fresh deletes it first."""
+training runs are reused, every check runs again), --fresh deletes it first.
+
+Verdicts: pass (the criterion holds and the check had the power to see a violation), fail,
+inconclusive (it ran, but at these sizes it cannot tell the statement from its negation: a
+vacuous bound, a condition never met, Monte Carlo error larger than the effect), diverged (a
+training run behind the row went non-finite), skipped. Each row of results.json states its
+criterion and its power. Exit code 0: nothing failed or diverged; 1 otherwise (--strict: also
+when a row is inconclusive); 2 for bad input; 130 when interrupted."""
 
 
 def register(subparsers) -> None:
     """Add the ``validate`` sub-command."""
     parser = subparsers.add_parser(
         "validate",
-        help="run every check (R1-R5, S1-S6, D1-D5) on trained networks and write a report",
+        help="run every check (R1-R5, S1-S7, D1-D5) on trained networks and write a report",
         description="Train the networks the checks need (resumable, locally or on Ray), run "
         "every registered check of THEORY.md's statements and write results.json, report.md, "
         "plots and results.sqlite.",
@@ -48,6 +56,8 @@ def register(subparsers) -> None:
                         help="comma-separated labels or families, e.g. R1,S2 or D")
     parser.add_argument("--config", metavar="FILE", type=Path, default=None,
                         help="JSON settings file (keys below)")
+    parser.add_argument("--strict", action="store_true", default=None,
+                        help="exit 1 on inconclusive rows too (default: only fail or diverged)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue DIR/results.sqlite, skipping finished training runs")
@@ -61,7 +71,7 @@ def settings_from_args(args) -> Settings:
     values = load_config(args.config) if args.config is not None else {}
     if args.only is not None:
         values["only"] = labels.select(args.only)
-    for name in ("quick", "device", "backend", "address", "workers", "seed"):
+    for name in ("quick", "device", "backend", "address", "workers", "seed", "strict"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if values.get("address") and values.get("backend", "local") != "ray":
@@ -72,6 +82,7 @@ def settings_from_args(args) -> Settings:
 
 def run(args) -> int:
     from resdepth.report import summary
+    from resdepth.validate import validate
 
     outcome = validate(settings_from_args(args))
     print(summary(outcome))

@@ -206,7 +206,12 @@ def test_R2_spectrum_summaries():
     spectrum = Spectrum(terms, terms.sum(0))
     assert spectrum.norms_by_length() == [5.0, 0.0, 1.0]
     assert spectrum.energy_fractions() == pytest.approx([25 / 26, 0.0, 1 / 26])
-    assert spectrum.mean_length() == pytest.approx(2 / 26)
+    assert spectrum.mean_length_energy() == pytest.approx(2 / 26)
+    # x_n = (4, 4): <y_0, x_n> = 28, <y_2, x_n> = 4, ||x_n||^2 = 32; y_0 and y_2 interfere
+    assert spectrum.signed_shares() == pytest.approx([28 / 32, 0.0, 4 / 32])
+    assert sum(spectrum.signed_shares()) == pytest.approx(1.0, abs=1e-15)
+    assert spectrum.mean_length() == pytest.approx(2 * 4 / 32)
+    assert spectrum.cross_term_fraction() == pytest.approx((32 - 26) / 32)
     assert spectrum.max_rel_error() == 0.0
     model = build_tower(0, ModelConfig(depth=3, width=4, lam=0.25), in_dim=4, out_dim=2)
     assert block_scales(model.blocks) == [0.25] * 3

@@ -4,6 +4,7 @@ import pytest
 
 from numerics.config import ModelConfig, TrainConfig
 from resdepth.checks.base import LABELS, CheckResult, Registered, RunSpec
+from resdepth.checks.rows import Criterion, count_power
 from resdepth.errors import ResdepthError
 from resdepth.store import Store, state_from_bytes
 from resdepth.sweep import LocalBackend, describe, make_backend, train_run
@@ -71,7 +72,9 @@ def test_ray_local_instance_runs_a_tiny_sweep_into_the_store(tmp_path):
 
     def check(ctx):
         models = [ctx.trained(spec)[0] for spec in todo]
-        return [CheckResult("R5", "ray-trained models load", "exact", 2, len(models), 0, "pass")]
+        return [CheckResult("R5", "ray-trained models load", "exact", 2, len(models),
+                            2 - len(models), Criterion("models missing", "==", 0),
+                            count_power(2, "model"))]
 
     table = {label: [] for label in LABELS}
     table["R5"].append(Registered("R5", check, lambda ctx: todo))

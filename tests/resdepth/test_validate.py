@@ -14,6 +14,7 @@ import torch
 import resdepth.checks
 from numerics.config import ModelConfig, TrainConfig
 from resdepth.checks.base import LABELS, CheckResult, Registered, RunSpec
+from resdepth.checks.rows import Criterion, Power, exact_power
 from resdepth.cli import main
 from resdepth.errors import ResdepthError
 from resdepth.sweep import train_run
@@ -50,9 +51,10 @@ def output_check(specs):
         path = ctx.plot_path("r5_tiny.png")
         if path is not None:
             path.write_bytes(b"not really a png")
-        ok = math.isfinite(total)
-        return [CheckResult("R5", "tiny trained output is finite", "exact", 0.0, total, total,
-                            "pass" if ok else "fail", plot=None if path is None else str(path))]
+        return [CheckResult("R5", "tiny trained output is finite", "exact", None, total, total,
+                            Criterion("summed output", "|x|<", 1e300), exact_power(0.0),
+                            reason="no prediction: the output is only required to be finite",
+                            plot=None if path is None else str(path))]
 
     return Registered("R5", check, lambda ctx: list(specs))
 
@@ -85,14 +87,17 @@ def test_tiny_validation_writes_every_output(tmp_path):
     specs = [tiny_spec(0), tiny_spec(1), tiny_spec(0)]
     outcome = validate(settings(tmp_path, only=LABELS), registry(output_check(specs)))
     out = tmp_path / "out"
-    rows = json.loads((out / "results.json").read_text())
+    document = json.loads((out / "results.json").read_text())
+    rows = document["rows"]
     assert [r["label"] for r in rows] == list(LABELS)
-    assert set(rows[0]) == {"label", "claim", "kind", "prediction", "measurement", "statistic",
-                            "verdict", "plot"}
+    assert list(rows[0]) == ["label", "claim", "kind", "prediction", "measurement", "statistic",
+                             "criterion", "power", "verdict", "reason", "details", "plot"]
     r5 = rows[LABELS.index("R5")]
     assert r5["verdict"] == "pass" and r5["plot"] == "r5_tiny.png"
-    assert all(r["verdict"] == "skipped" and "no check registered" in r["claim"]
+    assert r5["criterion"] == {"statistic": "summed output", "op": "|x|<", "threshold": 1e300}
+    assert all(r["verdict"] == "skipped" and "no check registered" in r["reason"]
                for r in rows if r["label"] != "R5")
+    assert document["meta"]["mode"] == "quick" and document["meta"]["counts"]["pass"] == 1
     report = (out / "report.md").read_text()
     assert "[plot](r5_tiny.png)" in report and "verdicts.png" in report
     assert report.index("| R1 |") < report.index("| R5 |") < report.index("| S1 |")
@@ -136,9 +141,11 @@ def test_same_settings_give_identical_results_json(tmp_path):
     validate(Settings(out_dir=tmp_path / "b", quick=True, device="cpu", progress=False), table)
     plot = (tmp_path / "a" / "signal_growth.png").read_bytes()  # seeded Monte Carlo
     assert plot == (tmp_path / "b" / "signal_growth.png").read_bytes()
-    first = (tmp_path / "a" / "results.json").read_bytes()
-    assert first == (tmp_path / "b" / "results.json").read_bytes()
-    measured = json.loads(first)[LABELS.index("R5")]["measurement"]
+    first = json.loads((tmp_path / "a" / "results.json").read_text())
+    second = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert json.dumps(first["rows"]) == json.dumps(second["rows"])
+    assert first["meta"]["started"] and first["meta"]["check_wall_time_s"]
+    measured = first["rows"][LABELS.index("R5")]["measurement"]
     assert isinstance(measured, float) and measured != 0.0
 
 
@@ -155,8 +162,8 @@ def test_check_that_raises_becomes_a_fail_row_and_the_rest_still_runs(tmp_path):
     ))
     rows = {r["label"]: r for r in outcome.rows}
     assert rows["R1"]["verdict"] == "fail"
-    assert "ZeroDivisionError" in rows["R1"]["claim"] and "broken" in rows["R1"]["claim"]
-    assert rows["R2"]["verdict"] == "fail" and "no such dataset" in rows["R2"]["claim"]
+    assert "ZeroDivisionError" in rows["R1"]["reason"] and "broken" in rows["R1"]["claim"]
+    assert rows["R2"]["verdict"] == "fail" and "no such dataset" in rows["R2"]["reason"]
     assert rows["R5"]["verdict"] == "pass"
     assert outcome.exit_code == 1
 
@@ -165,7 +172,7 @@ def test_failed_training_run_is_reported_on_its_check(tmp_path):
     outcome = validate(settings(tmp_path), registry(output_check([tiny_spec(0)])),
                        train=Counting(raise_on=1, exc=ValueError))
     (r5,) = [r for r in outcome.rows if r["label"] == "R5"]
-    assert r5["verdict"] == "fail" and "training run" in r5["claim"] and "simulated" in r5["claim"]
+    assert r5["verdict"] == "fail" and "training run" in r5["reason"] and "simulated" in r5["reason"]
 
 
 def test_runs_a_check_did_not_declare_are_trained_and_named(tmp_path):
@@ -185,32 +192,71 @@ def test_diverged_runs_are_stored_and_reported_diverged(tmp_path):
         output_check([DIVERGING]),
         Registered("S1", raising, lambda ctx: [DIVERGING]),
     ))
-    rows = {r["label"]: r for r in outcome.rows}
-    assert rows["R5"]["verdict"] == "diverged" and "training diverged" in rows["R5"]["claim"]
-    assert rows["S1"]["verdict"] == "diverged" and "FloatingPointError" in rows["S1"]["claim"]
-    assert rows["R5"]["measurement"] in ("NaN", "Infinity", "-Infinity")
-    assert outcome.diverged == 1 and outcome.exit_code == 0
+    rows: dict[str, list[dict]] = {}
+    for row in outcome.rows:
+        rows.setdefault(row["label"], []).append(row)
+    # the check's own row is not relabelled: a non-finite output fails its criterion ...
+    (own, extra) = rows["R5"]
+    assert own["verdict"] == "fail" and own["measurement"] in ("NaN", "Infinity", "-Infinity")
+    # ... and the diverged run behind it is reported beside it
+    assert extra["verdict"] == "diverged" and "training diverged" in extra["reason"]
+    assert [r["verdict"] for r in rows["S1"]] == ["fail", "diverged"]
+    assert "FloatingPointError" in rows["S1"][0]["reason"]
+    assert outcome.diverged == 1 and outcome.exit_code == 1
     with sqlite3.connect(tmp_path / "out" / "results.sqlite") as db:
         assert db.execute("SELECT status FROM runs").fetchall() == [("diverged",)]
 
 
+def test_a_check_that_predicts_divergence_judges_its_runs_itself(tmp_path):
+    def predicts_divergence(ctx):
+        _, result = ctx.trained(DIVERGING)
+        return [CheckResult("S7", "lam = 1e30 diverges", "empirical", 1, int(result.diverged),
+                            int(result.diverged), Criterion("diverged", "==", 1),
+                            Power("a run that trains", 1, "==", 1))]
+
+    outcome = validate(settings(tmp_path), registry(
+        Registered("S7", predicts_divergence, lambda ctx: [DIVERGING], divergence_ok=True)))
+    (row,) = [r for r in outcome.rows if r["label"] == "S7"]
+    assert row["verdict"] == "pass" and outcome.exit_code == 0
+
+
+def _row(measured, power_value=0.0):
+    return CheckResult("R1", "1 = 1", "exact", 1, measured, abs(measured - 1),
+                       Criterion("absolute error", "<=", 0.0),
+                       Power("any difference", power_value, "<=", 1e-6))
+
+
 def passing(ctx):
-    return [CheckResult("R1", "always holds", "exact", 1, 1, 0.0, "pass")]
+    return [_row(1)]
 
 
 def failing(ctx):
-    return [CheckResult("R1", "never holds", "exact", 1, 2, 1.0, "fail")]
+    return [_row(2)]
 
 
-@pytest.mark.parametrize(("check", "code"), [(passing, 0), (failing, 1)])
-def test_cli_exit_code_is_1_exactly_when_a_row_fails(tmp_path, monkeypatch, capsys, check, code):
+def inconclusive(ctx):
+    return [_row(1, power_value=0.5)]
+
+
+@pytest.mark.parametrize(("check", "code", "strict_code"),
+                         [(passing, 0, 0), (failing, 1, 1), (inconclusive, 0, 1)])
+def test_cli_exit_code_is_1_exactly_when_a_row_fails(tmp_path, monkeypatch, capsys, check, code,
+                                                      strict_code):
     monkeypatch.setattr(resdepth.checks, "REGISTRY", registry(Registered("R1", check)))
     argv = ["validate", "--quick", "--device", "cpu", "--only", "R", "--out", str(tmp_path)]
     assert main(argv) == code
     summary = capsys.readouterr().out
     assert "R1" in summary and "R5" in summary and "S1" not in summary
+    assert "pass" in summary and "inconclusive" in summary and "skipped" in summary
     assert main(argv) == 2  # the folder holds a validation now: --resume or --fresh
     assert main([*argv, "--resume"]) == code
+    assert main([*argv, "--resume", "--strict"]) == strict_code
+
+
+def test_resume_on_a_folder_with_nothing_to_resume_says_so(tmp_path, capsys):
+    argv = ["validate", "--quick", "--only", "R1", "--out", str(tmp_path / "empty"), "--resume"]
+    assert main(argv) == 2
+    assert "no validation to resume" in capsys.readouterr().err
 
 
 def test_cli_reads_a_json_config_and_rejects_bad_ones(tmp_path, monkeypatch, capsys):
@@ -218,7 +264,7 @@ def test_cli_reads_a_json_config_and_rejects_bad_ones(tmp_path, monkeypatch, cap
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"seed": 3, "quick": True, "device": "cpu", "only": ["R1", "D"]}))
     assert main(["validate", "--config", str(good), "--out", str(tmp_path / "a")]) == 0
-    rows = json.loads((tmp_path / "a" / "results.json").read_text())
+    rows = json.loads((tmp_path / "a" / "results.json").read_text())["rows"]
     assert [r["label"] for r in rows] == ["R1", "D1", "D2", "D3", "D4", "D5"]
     assert "| base seed | 3 |" in (tmp_path / "a" / "report.md").read_text()
     for text in ('{"seeds": [1]}', '{"workers": 0}', "[1]", "__import__('os')", '{"only": "X9"}'):
