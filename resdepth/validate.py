@@ -93,14 +93,14 @@ def validate(settings: Settings, registry: dict[str, list[Registered]] | None = 
     start = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     check_out_dir(settings.out_dir)
-    if registry is None:
-        from resdepth.checks import load_checks
-
-        registry = load_checks()
     device = choose_device(settings.device).type
     backend = make_backend(settings.backend, workers=settings.workers, address=settings.address)
     store = _open_store(settings)
     try:
+        if registry is None:
+            from resdepth.checks import load_checks
+
+            registry = load_checks()
         chosen = collect(registry, settings.only)
         errors: dict[str, str] = {}
         runner = StoreRunner(store, train, errors)

@@ -5,7 +5,6 @@ Each test builds its own registry (the real checks are not involved), trains net
 """
 
 import json
-import math
 import sqlite3
 
 import pytest
