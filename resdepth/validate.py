@@ -100,7 +100,7 @@ def validate(settings: Settings, registry: dict[str, list[Registered]] | None = 
         if registry is None:
             from resdepth.checks import load_checks
 
-            registry = load_checks()
+            registry = load_checks(settings.only)
         chosen = collect(registry, settings.only)
         errors: dict[str, str] = {}
         runner = StoreRunner(store, train, errors)

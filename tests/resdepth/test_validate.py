@@ -241,7 +241,7 @@ def inconclusive(ctx):
                          [(passing, 0, 0), (failing, 1, 1), (inconclusive, 0, 1)])
 def test_cli_exit_code_is_1_exactly_when_a_row_fails(tmp_path, monkeypatch, capsys, check, code,
                                                       strict_code):
-    monkeypatch.setattr(resdepth.checks, "REGISTRY", registry(Registered("R1", check)))
+    monkeypatch.setattr(resdepth.checks, "load_checks", lambda labels: registry(Registered("R1", check)))
     argv = ["validate", "--quick", "--device", "cpu", "--only", "R", "--out", str(tmp_path)]
     assert main(argv) == code
     summary = capsys.readouterr().out
@@ -259,7 +259,7 @@ def test_resume_on_a_folder_with_nothing_to_resume_says_so(tmp_path, capsys):
 
 
 def test_cli_reads_a_json_config_and_rejects_bad_ones(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(resdepth.checks, "REGISTRY", registry(Registered("R1", passing)))
+    monkeypatch.setattr(resdepth.checks, "load_checks", lambda labels: registry(Registered("R1", passing)))
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"seed": 3, "quick": True, "device": "cpu", "only": ["R1", "D"]}))
     assert main(["validate", "--config", str(good), "--out", str(tmp_path / "a")]) == 0
