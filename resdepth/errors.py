@@ -101,7 +101,10 @@ def check_out_file(path, option: str = "--out"):
     path = Path(path)
     if path.is_dir():
         raise ResdepthError(f"{option} {path}: is a folder; name a file")
-    check_out_dir(path.parent if str(path.parent) else Path("."), option)
+    blocker = next((p for p in path.parents if p.exists()), Path("."))
+    if not blocker.is_dir():
+        raise ResdepthError(f"{option} {path}: {blocker} is a file, not a folder")
+    check_out_dir(path.parent, option)
     if path.exists() and not os.access(path, os.W_OK):
         raise ResdepthError(f"{option} {path}: the file is not writable")
     return path

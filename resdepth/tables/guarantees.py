@@ -12,10 +12,27 @@ certifies Delta: ``m_route_p``, ``m_route_e`` (bisection on the covering bound; 
 """
 
 from resdepth.errors import finite_positive, positive_int
+from resdepth.formats import Table
 
 NAME = "guarantees"
 HELP = "D3/D4: Rademacher bounds, test-risk slacks and certifying sample sizes per m"
 DEFAULT_MS = (100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000, 100_000_000)
+HEADERS = {
+    "delta": r"$\delta$", "B": "$B$", "d": "$d$", "L": "$L$", "width": "$h$", "in_dim": "$p$",
+    "out_dim": "outputs $k$", "embed_norm": r"$\lVert E\rVert_F$",
+    "u_norm": r"$\lVert U_l\rVert_F$", "v_norm": r"$\lVert V_l\rVert_F$",
+    "input_norm": "input norm $X$", "ln_eps": r"LayerNorm $\epsilon$",
+    "loss_bound": "loss bound $M$", "loss_lipschitz": "loss Lipschitz constant",
+    "margin": r"$\Delta$", "m": "$m$", "head_bound": r"$B\sqrt{d/m}$",
+    "class_bound": "D3 class bound", "route_p_slack": "$s_P$", "route_e_slack": "$s_E$",
+    "route_p_certifies": r"$\Delta > s_P$", "route_e_certifies": r"$\Delta > s_E$",
+    "m_route_p": "least $m$, route P", "m_route_e": "least $m$, route E",
+    "m_route_p_head": "least $m$, route P (head)",
+}
+CAPTION = (r"D3/D4: Rademacher bounds of the head ($B\sqrt{d/m}$) and of the whole post-LN "
+           r"class (D3), D4's test-risk slacks $s_P$ and $s_E$ at $m$ samples with confidence "
+           r"$1 - \delta$, whether each certifies the improvement $\Delta$, and the least "
+           r"sample sizes at which each route does.")
 
 
 def _probability(text: str) -> float:
@@ -91,5 +108,5 @@ def compute(args) -> list[dict]:
     return rows
 
 
-def build(args) -> list[dict]:
-    return compute(args)
+def build(args) -> Table:
+    return Table(compute(args), caption=CAPTION, label="tab:resdepth-guarantees", headers=HEADERS)

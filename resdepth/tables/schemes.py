@@ -3,11 +3,13 @@
 One row per scheme of :data:`theorems.schemes.SCHEMES`: the ``ModelConfig.scaling`` that
 implements it in numerics, lam_eff(L) as a formula in the number of residual blocks L and the
 constant a, its value at the chosen depths (``lam_eff_L<N>``), S4's exponent beta
-(lam_eff ~ a L^-beta; ``oo`` for schemes that start at the identity), the regime, whether S1's
+(lam_eff ~ a L^-beta; ``oo`` for schemes that start at the identity; the formulas are SymPy
+expressions, written as ``str`` in csv/json and by SymPy's LaTeX printer for people), the regime, whether S1's
 bound stays bounded, the branch scale once trained (Fixup) and the source.
 """
 
 from resdepth.errors import finite_nonnegative, positive_int
+from resdepth.formats import Table
 
 NAME = "schemes"
 HELP = "S5: effective branch scale at initialisation of SkipInit, ReZero, Fixup, DeepNorm, ..."
@@ -26,16 +28,26 @@ def compute(a: float, depths) -> list[dict]:
 
     rows = []
     for s in SCHEMES:
-        row = {"scheme": s.name, "model_scaling": s.model_scaling, "lam_eff": str(s.lam_eff)}
+        row = {"scheme": s.name, "model_scaling": s.model_scaling, "lam_eff": s.lam_eff}
         row.update({f"lam_eff_L{n}": effective_lam(s.name, n, a) for n in depths})
         row.update({
-            "beta": str(s.beta), "regime": s.regime, "s1_bounded": s.s1_bounded,
-            "trained_scale": None if s.trained_scale is None else str(s.trained_scale),
+            "beta": s.beta, "regime": s.regime, "s1_bounded": s.s1_bounded,
+            "trained_scale": s.trained_scale,
             "source": s.source,
         })
         rows.append(row)
     return rows
 
 
-def build(args) -> list[dict]:
-    return compute(args.a, sorted(set(args.depths)))
+def build(args) -> Table:
+    depths = sorted(set(args.depths))
+    headers = {"model_scaling": "ModelConfig scaling", "lam_eff": r"$\lambda_{\mathrm{eff}}(L)$",
+               "beta": r"$\beta$", "s1_bounded": "S1 bounded", "trained_scale": "trained scale",
+               **{f"lam_eff_L{n}": f"$L = {n}$" for n in depths}}
+    caption = (r"S5: effective branch scale $\lambda_{\mathrm{eff}}(L)$ of known schemes at "
+               rf"initialisation for $L$ residual blocks ($a = {args.a:g}$), S4's exponent "
+               r"$\beta$ in $\lambda_{\mathrm{eff}} \sim a L^{-\beta}$ ($\infty$: the scheme "
+               r"starts at the identity), the regime, whether S1's bound stays bounded, and the "
+               r"scale once trained (Fixup).")
+    return Table(compute(args.a, depths), caption=caption, label="tab:resdepth-schemes",
+                 headers=headers)

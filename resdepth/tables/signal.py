@@ -7,7 +7,8 @@ One row per depth n = 1..N with keys ``depth``, ``lam`` (lam at that depth: the 
 
 A ratio of 1e308 or more (near or beyond the float range, e.g. lam = sigma^2 = 1 from depth
 1024 on) is written as a string in scientific notation, 12 significant digits, computed from its
-log10 (``"1.99506311688e+3010"``); every other value is a finite float, so JSON never holds inf
+log10 (``"1.99506311688e+3010"``, a :class:`~resdepth.formats.Scientific`: people see
+1.995 x 10^3010); every other value is a finite float, so JSON never holds inf
 or NaN. Everything is computed in log space with ``log1p``, so small lam^2 sigma^2 at large depth
 loses no precision.
 """
@@ -17,6 +18,7 @@ import math
 import numpy as np
 
 from resdepth.errors import finite_nonnegative, positive_int
+from resdepth.formats import Scientific, Table
 
 NAME = "signal"
 HELP = "S2/S3: E||x_n||^2/||x_0||^2 per depth at random initialisation (no norm or pre-LN)"
@@ -24,6 +26,11 @@ LAM_RULES = ("inv-sqrt", "inv")
 NORMS = ("none", "pre")
 MAX_DEPTH = 1_000_000
 _LOG10_AS_STRING = 308.0
+HEADERS = {"depth": "depth $n$", "lam": r"$\lambda_n$",
+           "second_moment_ratio": r"$\mathrm{E}\lVert x_n\rVert^2/\lVert x_0\rVert^2$",
+           "log10_second_moment_ratio": r"$\log_{10}$ of the ratio",
+           "mean_path_length": "mean path length $np$"}
+LAM_TEXT = {"inv-sqrt": r"$\lambda_n = 1/\sqrt{n}$", "inv": r"$\lambda_n = 1/n$"}
 
 
 def lam_argument(text: str):
@@ -54,7 +61,8 @@ def lam_at_depths(rule, depths: np.ndarray) -> np.ndarray:
 
 
 def ratio_cell(log10: float, direct: float):
-    """The ratio as a float below 1e308, else a scientific-notation string from its log10."""
+    """The ratio as a float below 1e308, else a :class:`~resdepth.formats.Scientific` string
+    from its log10 (12 significant digits)."""
     if log10 < _LOG10_AS_STRING and math.isfinite(direct):
         return float(direct)
     exponent = math.floor(log10)
@@ -62,7 +70,7 @@ def ratio_cell(log10: float, direct: float):
     text = f"{mantissa:.11f}"
     if text.startswith("10"):
         exponent, text = exponent + 1, f"{mantissa / 10:.11f}"
-    return f"{text.rstrip('0').rstrip('.')}e+{exponent}"
+    return Scientific(f"{text.rstrip('0').rstrip('.')}e+{exponent}")
 
 
 def compute(lam, sigma2: float, norm: str, max_depth: int, width: int) -> list[dict]:
@@ -102,5 +110,18 @@ def compute(lam, sigma2: float, norm: str, max_depth: int, width: int) -> list[d
     ]
 
 
-def build(args) -> list[dict]:
-    return compute(args.lam, args.sigma2, args.norm, args.max_depth, args.width)
+def caption(lam, sigma2: float, norm: str) -> str:
+    """What the table shows, for people: the statement, the law and the parameters."""
+    given = f"$\\sigma^2 = {sigma2:g}$" + (f", {LAM_TEXT[lam]}" if lam in LAM_TEXT else "")
+    if norm == "none":
+        return (r"S2: second moment of a residual tower without normalisation at random "
+                r"initialisation, $(1 + \lambda_n^2\sigma^2)^n$, and the mean path length $np$, "
+                rf"$p = \lambda_n^2\sigma^2/(1 + \lambda_n^2\sigma^2)$; {given}.")
+    return (r"S3: second moment of a pre-normalised residual tower at random initialisation, "
+            rf"$1 + n\lambda_n^2\sigma^2$ with $\lVert x_0\rVert^2 = d$; {given}.")
+
+
+def build(args) -> Table:
+    rows = compute(args.lam, args.sigma2, args.norm, args.max_depth, args.width)
+    return Table(rows, caption=caption(args.lam, args.sigma2, args.norm),
+                 label=f"tab:resdepth-signal-{args.norm}", headers=HEADERS)

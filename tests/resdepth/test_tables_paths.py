@@ -64,6 +64,25 @@ def test_R4_paths_table_renders(capsys, fmt):
     assert "chains" in text and "trees" in text and len(text.splitlines()) >= 9
 
 
+def test_R4_paths_md_is_depth_by_length(capsys):
+    """People read one line per depth: chains C(3, k) and trees N(3, k) = 1, 3, 3, 5."""
+    text = run_table(capsys, "paths", "--max-depth", "3")
+    assert text.startswith("Table: R1/R4")
+    chains, trees = text.split("**trees $N(n,k)$**")
+    assert "| depth $n$ | $k = 0$ | $k = 1$ | $k = 2$ | $k = 3$ |" in chains
+    assert "| 2 | 1 | 2 | 1 |  |" in chains and "| 3 | 1 | 3 | 3 | 1 |" in chains
+    assert "| 3 | 1 | 3 | 3 | 5 |" in trees
+
+
+def test_R4_trees_md_shows_fractions_and_csv_keeps_every_column(capsys):
+    md = run_table(capsys, "trees", "--max-depth", "2", "--max-order", "3")
+    assert "| 2 | 1 | 2 | 1 | 1/2 |" in md and "float" not in md
+    rows = list(csv.DictReader(io.StringIO(run_table(
+        capsys, "trees", "--max-depth", "2", "--max-order", "3", "--format", "csv"))))
+    assert rows[-1] == {"depth": "2", "order": "3", "trees": "1", "weighted_sum": "1/2",
+                        "weighted_sum_float": "0.5"}
+
+
 @pytest.mark.parametrize("depth,order", [(1, 0), (4, 5), (5, 3)])
 def test_R4_trees_table_against_enumeration(capsys, depth, order):
     rows = json.loads(run_table(capsys, "trees", "--max-depth", str(depth), "--max-order",

@@ -106,7 +106,7 @@ def test_ratio_cell_scientific_notation(log10, text):
 def test_S4_scaling_table_against_exact_values():
     """S4 rows: beta = 0 and 1 in exact rationals, limits and S1 boundedness per beta."""
     rows = scaling_table.compute(1.0, 2.0, [10, 100])
-    by_beta = {row["beta"]: row for row in rows}
+    by_beta = {str(row["beta"]): row for row in rows}
     assert list(by_beta) == ["0", "1/4", "1/2", "3/4", "1"]
     assert by_beta["0"]["ratio_n10"] == pytest.approx(3.0**10, rel=REL_TOL)
     exact = (1 + Fraction(2, 10000)) ** 100
@@ -116,7 +116,7 @@ def test_S4_scaling_table_against_exact_values():
     assert by_beta["1/4"]["ratio_n100"] == pytest.approx(float(quarter), rel=1e-12)
     assert [r["regime"] for r in rows] == ["explodes", "explodes", "critical", "collapses",
                                           "collapses"]
-    assert by_beta["1/2"]["ratio_limit"] == "exp(a**2*sigma2)"
+    assert str(by_beta["1/2"]["ratio_limit"]) == "exp(a**2*sigma2)"
     assert [r["s1_bounded"] for r in rows] == [False, False, False, False, True]
     assert by_beta["1/2"]["mean_path_length_n100"] == pytest.approx(2 / (1 + 2 / 100), rel=1e-14)
 
@@ -126,8 +126,34 @@ def test_S5_schemes_table():
     by_name = {row["scheme"]: row for row in rows}
     assert by_name["inv-sqrt"]["lam_eff_L16"] == 0.5
     assert by_name["deepnorm"]["lam_eff_L16"] == pytest.approx(16 ** -0.75 / 2, rel=1e-14)
-    assert by_name["rezero"]["lam_eff_L16"] == 0.0 and by_name["rezero"]["beta"] == "oo"
+    assert by_name["rezero"]["lam_eff_L16"] == 0.0 and str(by_name["rezero"]["beta"]) == "oo"
     assert all(row["source"] for row in rows)
+
+
+def test_S4_S5_json_keeps_sympy_text_and_md_typesets_it(capsys):
+    """Machine formats hold SymPy's parseable text; md holds math and yes/no, never Python."""
+    assert main(["tables", "scaling", "--depths", "10", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["beta"] for r in rows] == ["0", "1/4", "1/2", "3/4", "1"]
+    assert rows[2]["ratio_limit"] == "exp(a**2*sigma2)" and rows[0]["ratio_limit"] == "oo"
+    assert rows[-1]["s1_bounded"] is True
+    for kind in ("scaling", "schemes"):
+        assert main(["tables", kind, "--format", "md"]) == 0
+        md = capsys.readouterr().out
+        assert md.startswith("Table: S")
+        for raw in ("oo", "**", "exp(", "True", "False", "sigma2", "e+"):
+            assert raw not in md, (kind, raw)
+    assert main(["tables", "scaling", "--format", "md"]) == 0
+    md = capsys.readouterr().out
+    assert "$e^{a^{2} \\sigma^{2}}$" in md and "1.995×10³⁰¹⁰" in md and "| 1/4 |" in md
+
+
+def test_S2_md_moves_a_constant_lam_into_the_caption(capsys):
+    assert main(["tables", "signal", "--max-depth", "3"]) == 0
+    md = capsys.readouterr().out
+    assert "In every row: $\\lambda_n$ = 1." in md and "| 3 | 8 | 0.90309 | 1.5 |" in md
+    assert main(["tables", "signal", "--max-depth", "3", "--lam", "inv"]) == 0
+    assert "| 2 | 0.5 | 1.5625 |" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv", [
