@@ -345,3 +345,24 @@ def block_gates(structure: Structure) -> list[str]:
     if current is not None:
         gates.append("+".join(current) or "identity")
     return gates
+
+
+def describe(structure: Structure, arch: str, *, method: str = "",
+             opaque: tuple = ()) -> dict:
+    """The structure as plain data (lists, dicts, numbers, strings): what graphs/ builds a DAG
+    from. Each block: its module, gate, skip kind and name, and per branch its name, layer
+    count and multiplier."""
+    blocks = []
+    gates = block_gates(structure)
+    for i, piece in enumerate(structure.blocks):
+        skip = piece.skip
+        blocks.append({
+            "index": i + 1, "module": piece.module, "gate": gates[i], "skip": skip.kind,
+            "skip_name": skip.name, "skip_scale": skip.multiplier,
+            "branches": [{"name": b.name, "layers": b.layers, "multiplier": b.multiplier,
+                          "multiplier_kind": b.multiplier_kind} for b in piece.branches],
+        })
+    first, last = structure.block_positions()[0], structure.block_positions()[-1]
+    return {"arch": arch, "method": method, "blocks": blocks,
+            "stem": [p.op for p in structure.pieces[:first]],
+            "head": [p.op for p in structure.pieces[last + 1:]], "opaque": list(opaque)}
