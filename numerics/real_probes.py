@@ -52,9 +52,9 @@ def jacobian_check(traced: TracedModel, generator: torch.Generator) -> dict:
     w = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     _, pullback = torch.func.vjp(lambda z: run_chain(traced, z), x0)
     (cotangent,) = pullback(w)
-    forward = float((w * tangent).sum())
-    reverse = float((cotangent * u).sum())
-    scale = float(w.norm() * tangent.norm())
+    forward = float((w * tangent).sum().detach())
+    reverse = float((cotangent * u).sum().detach())
+    scale = float((w.norm() * tangent.norm()).detach())
     return {"forward": forward, "reverse": reverse,
             "rel_error": abs(forward - reverse) / max(scale, 1e-300)}
 

@@ -20,6 +20,8 @@ COMMANDS = {
     "paths": "exact path counts by length of a residual architecture's DAG (R1, R4)",
     "train": "train one residual network (mlp, cnn, transformer) and save it",
     "spectrum": "exact path-length spectrum of a residual ReLU MLP (R2)",
+    "lesion": "Veit's lesion study on a real model against its frozen-gate spectrum (R2)",
+    "probe": "check the theory (R2, R4, R5, S2/S3, lesions, D1) on a real model",
     "expand": "D1/D2/D5: insert a block into a trained post-LN MLP and measure",
 }
 

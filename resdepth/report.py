@@ -279,3 +279,21 @@ def summary(outcome, width: int = 100) -> str:
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def probe_markdown(title: str, rows: list[dict], meta: dict, notes: list[str]) -> str:
+    """``report.md`` of ``resdepth probe``: the verdict table in validate's row format, the
+    model's description, what does not apply to it, and the verdicts' meaning."""
+    tally = ", ".join(f"{n} {v}" for v, n in counts(rows).items())
+    lines = [f"# resdepth probe: {title}", "", f"{len(rows)} rows: {tally}.", "",
+             "| label | statement | kind | claim | prediction | measurement | statistic "
+             "| criterion | power | verdict | plot |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines += [_table_row(row) for row in rows]
+    lines += ["", "## Model", "", "| setting | value |", "|---|---|"]
+    lines += [f"| {k} | {_cell(v, 200)} |" for k, v in meta.items() if k != "description"]
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
+    lines += ["", "## What the verdicts mean", ""]
+    lines += [f"- **{v}**: {meaning}." for v, meaning in VERDICT_MEANING.items()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,166 @@
+"""``resdepth probe``: run every applicable statement of the theory on one real model."""
+
+import argparse
+import json
+import platform
+import time
+
+from resdepth.errors import check_out_dir, nonnegative_int, positive_int
+from resdepth.realmodels import RUNS_CODE, add_model_options, load_source, trace
+
+DESCRIPTION = f"""\
+Trace a residual model (torch.export first, torch.fx's make_fx at the inputs as the fallback),
+find its blocks x_i = G_i(s_i(x_{{i-1}}) + sum_b lam_ib f_ib(x_{{i-1}})) and check the theory on it,
+in float64, at the given inputs:
+
+  R4  path counts of the traced DAG = [z^k] prod_i (1 + B_i z) (DP and enumeration)
+  R2  the output is exactly the sum of its frozen-gate paths (ReLU masks, max-pool argmaxes,
+      BatchNorm in eval mode, LayerNorm's 1/sigma, softmax patterns, GELU's Phi frozen);
+      the O(n^2) spectrum against enumeration; Veit's lesions against the spectrum
+  R5  the product of block Jacobians against autograd
+  S2/S3  the stream's energy against S2's orthogonal-branch law, effective lam_i, S4 regime
+  D1  on post-LN models: a zero-initialised block inserted with a fresh LayerNorm
+
+Writes report.md, results.json (the rows of `resdepth validate`, with criteria, power and
+verdicts) and plots into --out. Exit code 1 when a row fails.
+
+{RUNS_CODE}
+
+examples:
+  resdepth probe --model mymodels:make_bert --inputs mymodels:bert_inputs --out probe-bert
+  resdepth probe --checkpoint runs/mlp16 --out probe-mlp16"""
+
+
+def register(subparsers) -> None:
+    """Add the ``probe`` sub-command."""
+    parser = subparsers.add_parser(
+        "probe", help="check the theory (R2, R4, R5, S2/S3, lesions, D1) on a real model",
+        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_model_options(parser)
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder for report.md, results.json and the plots")
+    parser.add_argument("--batch", type=positive_int, default=64,
+                        help="use the first N examples of the inputs (default 64)")
+    parser.add_argument("--draws", type=positive_int, default=8,
+                        help="random lesion draws per m (default 8)")
+    parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Trace, probe, write the report; 1 if a row fails."""
+    out = check_out_dir(args.out)
+    started = time.time()
+    source = load_source(args, batch=args.batch)
+    traced = trace(source, args.output)
+    rows, plots, notes = probe(traced, source, seed=args.seed, draws=args.draws, out=out)
+    payload = [row.as_dict() for row in rows]
+    meta = _meta(traced, source, args, started)
+    from resdepth.report import probe_markdown, results_json
+
+    (out / "results.json").write_text(results_json(payload, meta), encoding="utf-8")
+    (out / "report.md").write_text(probe_markdown(source.name, payload, meta, notes),
+                                   encoding="utf-8")
+    for row in payload:
+        print(f"{row['label']:<3} {row['verdict']:<12} {row['claim'][:90]}")
+    print(f"report: {out / 'report.md'}  rows: {out / 'results.json'}  plots: {len(plots)}")
+    return 1 if any(r["verdict"] in ("fail", "diverged") for r in payload) else 0
+
+
+def _meta(traced, source, args, started) -> dict:
+    import torch
+
+    from resdepth import __version__
+    from resdepth.realmodels import traced_description
+
+    return {"resdepth": __version__, "torch": torch.__version__,
+            "python": platform.python_version(), "model": source.name,
+            "inputs": source.inputs_text, "output": args.output or "first tensor output",
+            "tracer": traced.captured.method, "blocks": len(traced.blocks),
+            "gates": traced.gates(), "device": str(traced.x0.device), "seed": args.seed,
+            "wall_time_s": round(time.time() - started, 3),
+            "description": json.loads(json.dumps(traced_description(traced), default=str))}
+
+
+def probe(traced, source, *, seed: int, draws: int, out):
+    """(rows, plot files, notes) of every applicable statement on ``traced``."""
+    import torch
+
+    from numerics.frozen import frozen_spectrum
+    from numerics.real_probes import (
+        d1_insertion,
+        jacobian_check,
+        lesion_study,
+        reinitialised,
+        signal_profile,
+    )
+    from resdepth import real_plots, real_rows
+    from resdepth.realmodels import traced_description
+
+    generator = torch.Generator().manual_seed(seed)
+    name = source.name
+    description = traced_description(traced)
+    spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
+    gates = frozen_gate_summary(traced)
+    rows = [real_rows.count_row(name, description),
+            real_rows.sum_row(name, spectrum, gates, description),
+            real_rows.enumeration_row(name, traced, spectrum),
+            real_rows.jacobian_row(name, jacobian_check(traced, generator))]
+    plots = [real_plots.plot_spectrum_shares(spectrum, out / "spectrum.png", name)]
+    profile = signal_profile(traced)
+    init_model = source.init_model or reinitialised(source.model, seed)
+    init_profile = signal_profile(trace(type(source)(init_model, source.args, source.kwargs,
+                                                     name, source.inputs_text)))
+    plots.append(real_plots.plot_signal(profile, init_profile, out / "signal.png", name))
+    label = "S3" if _has_layer_norm(traced) else "S2"
+    rows.append(real_rows.signal_row(name, profile, label, init_profile, plots[-1]))
+    n = len(traced.blocks)
+    study = lesion_study(traced, list(range(1, min(n, 4) + 1)), draws, generator)
+    lesion = real_rows.lesion_row(name, study, "lesions.png")
+    plots.append(real_plots.plot_lesions(study, out / "lesions.png", name, lesion.verdict))
+    rows.append(lesion)
+    notes = list(traced.captured.notes)
+    d1 = d1_insertion(traced, generator)
+    if d1 is None:
+        notes.append("D1 does not apply: no block has a LayerNorm after its add (post-LN)")
+    else:
+        rows.append(real_rows.d1_row(name, d1))
+    return rows, plots, notes
+
+
+def _has_layer_norm(traced) -> bool:
+    """Whether the stream or a branch normalises (pre-LN or post-LN: S3 rather than S2)."""
+    from numerics.frozen_rules import NORMS, base_name
+
+    return any(n.op == "call_function" and base_name(n) in NORMS
+               for p in traced.chain for n in p.nodes)
+
+
+def frozen_gate_summary(traced) -> list[dict]:
+    """What was frozen: per gate kind, the convention and how many operations."""
+    from numerics.frozen_rules import ATTENTION, NORMS, SECANT, SELECTIONS, base_name
+
+    kinds = {}
+    for piece in traced.chain:
+        for node in piece.nodes:
+            if node.op != "call_function":
+                continue
+            op = base_name(node)
+            if op == "relu":
+                key = "relu mask (R2 exactly)"
+            elif op == "gelu":
+                key = "gelu: Phi(z) frozen in z Phi(z)"
+            elif op in SECANT:
+                key = f"{op}: secant slope (phi(z) - phi(0))/z frozen"
+            elif op in NORMS:
+                key = f"{op}: 1/sigma frozen (centring and affine kept)"
+            elif op in SELECTIONS:
+                key = f"{op}: argmax frozen"
+            elif op in ATTENTION:
+                key = "attention: softmax pattern frozen"
+            elif op in ("batch_norm", "_native_batch_norm_legit_no_training"):
+                key = "batch_norm (eval): affine, nothing frozen"
+            else:
+                continue
+            kinds[key] = kinds.get(key, 0) + 1
+    return [{"gate": k, "count": v} for k, v in kinds.items()]
