@@ -1,9 +1,12 @@
 """The ``resdepth`` command line: one sub-command per module in :mod:`resdepth.commands`.
 
 Each command module defines ``register(subparsers)``, which adds its parser and sets
-``func(args) -> int`` as the default; only the module of the command being run is imported. Errors caused by the user's input end the program with a
-one-line message and exit code 2 (set ``RESDEPTH_DEBUG=1`` for the traceback); an
-interrupted run exits 130.
+``func(args) -> int`` as the default; only the module of the command being run is imported.
+
+Nothing ends in a traceback (set ``RESDEPTH_DEBUG=1`` to see one): bad input, a file or folder
+that cannot be read or written, and a failed memory allocation end the program with a one-line
+message naming what failed and exit code 2; an unexpected exception (a bug) with one line
+saying so and exit code 70; an interrupted run exits 130.
 """
 
 import argparse
@@ -57,6 +60,46 @@ def _command_in(argv: list[str]) -> str | None:
     return next((word for word in argv if word in COMMANDS), None)
 
 
+ALLOCATION_MESSAGES = ("not enough memory", "defaultcpuallocator", "out of memory",
+                       "can't allocate memory", "cannot allocate memory")
+"""Substrings (lower case) of torch's RuntimeError messages for a failed allocation."""
+INTERNAL_ERROR = 70
+"""Exit code of an unexpected exception (a bug): sysexits' EX_SOFTWARE."""
+
+
+def is_allocation_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failed memory allocation (MemoryError, or torch's RuntimeError)."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and any(m in text for m in ALLOCATION_MESSAGES)
+
+
+def _first_line(exc: BaseException) -> str:
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()),
+                type(exc).__name__)
+
+
+def error_line(exc: BaseException) -> tuple[str, int]:
+    """The one-line message and exit code for an exception that ended a command.
+
+    Bad input (ResdepthError, ValueError) and the environment (OSError: a file or folder that
+    cannot be read or written; a failed allocation) exit 2 naming what failed; anything else is
+    a bug: one line saying so and how to see its traceback, exit :data:`INTERNAL_ERROR`.
+    """
+    if isinstance(exc, (ResdepthError, ValueError)):
+        return f"error: {_first_line(exc)}", 2
+    if is_allocation_failure(exc):
+        return (f"error: out of memory ({_first_line(exc)}); choose smaller sizes "
+                "(depth, width, batch)"), 2
+    if isinstance(exc, OSError):
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        what = exc.strerror or _first_line(exc)
+        return f"error: {where + ': ' if where else ''}{what}", 2
+    return (f"internal error: {type(exc).__name__}: {_first_line(exc)} (a bug in resdepth: "
+            "rerun with RESDEPTH_DEBUG=1 to see the traceback, and report it)"), INTERNAL_ERROR
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else argv
@@ -64,14 +107,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (ResdepthError, ValueError, FileNotFoundError) as exc:
-        if os.environ.get("RESDEPTH_DEBUG"):
-            raise
-        print(f"resdepth {args.command}: error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"resdepth {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # every failure ends in one line; RESDEPTH_DEBUG=1 shows the traceback
+        if os.environ.get("RESDEPTH_DEBUG"):
+            raise
+        message, code = error_line(exc)
+        print(f"resdepth {args.command}: {message}", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

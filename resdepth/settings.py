@@ -41,6 +41,7 @@ class Settings:
     strict: bool = False
     config: Path | None = None
     progress: bool = True
+    figures: Path | None = None
 
     @property
     def mode(self) -> str:
@@ -96,6 +97,8 @@ def resume_command(settings: Settings) -> str:
         parts.append("--strict")
     if settings.only != LABELS:
         parts += ["--only", ",".join(settings.only)]
+    if settings.figures is not None:
+        parts += ["--figures", str(settings.figures)]
     for option, value, default in (("--seed", settings.seed, 0), ("--device", settings.device, "auto"),
                                    ("--backend", settings.backend, "local"),
                                    ("--address", settings.address, None),

@@ -7,14 +7,21 @@ for bad input, 130 when interrupted, after saying how to resume).
 """
 
 import argparse
+import shutil
 from pathlib import Path
 
 from resdepth import labels
-from resdepth.errors import nonnegative_int, positive_int
+from resdepth.errors import check_out_dir, nonnegative_int, positive_int
 from resdepth.settings import CONFIG_KEYS, Settings, load_config
 
 EPILOG = "--config FILE is a JSON object with any of these keys (command-line flags win):\n" + \
     "\n".join(f"  {key}: {meaning}" for key, meaning in CONFIG_KEYS.items()) + """
+
+--figures FIG copies the report's plots into FIG after the run (each row's plot and the
+signal-growth plot; the verdict overview verdicts.png only from a run of every label, since a
+partial run's overview is not the suite's). The README's figures come from
+  resdepth validate --figures docs/            (verdicts.png and every plot)
+  resdepth validate --only R2 --figures docs/  (R2_trained_spectrum.png only)
 
 An existing DIR/results.sqlite is never overwritten silently: --resume continues it (finished
 training runs are reused, every check runs again), --fresh deletes it first.
@@ -56,6 +63,8 @@ def register(subparsers) -> None:
                         help="comma-separated labels or families, e.g. R1,S2 or D")
     parser.add_argument("--config", metavar="FILE", type=Path, default=None,
                         help="JSON settings file (keys below)")
+    parser.add_argument("--figures", metavar="FIG", type=Path, default=None,
+                        help="also copy the report's plots into the folder FIG (see below)")
     parser.add_argument("--strict", action="store_true", default=None,
                         help="exit 1 on inconclusive rows too (default: only fail or diverged)")
     again = parser.add_mutually_exclusive_group()
@@ -76,8 +85,10 @@ def settings_from_args(args) -> Settings:
             values[name] = getattr(args, name)
     if values.get("address") and values.get("backend", "local") != "ray":
         raise ValueError("--address needs --backend ray")
+    if args.figures is not None:
+        check_out_dir(args.figures, "--figures")
     return Settings(out_dir=args.out, resume=args.resume, fresh=args.fresh,
-                    config=args.config, **values)
+                    config=args.config, figures=args.figures, **values)
 
 
 def run(args) -> int:
@@ -86,4 +97,37 @@ def run(args) -> int:
 
     outcome = validate(settings_from_args(args))
     print(summary(outcome))
+    if outcome.settings.figures is not None:
+        print(copy_figures(outcome, outcome.settings.figures))
     return outcome.exit_code
+
+
+def report_plots(outcome) -> list[str]:
+    """The plots the report shows, relative to its folder: each row's plot, the signal-growth
+    plot when drawn, and the verdict overview when every label ran."""
+    from resdepth import plots
+
+    out = outcome.settings.out_dir
+    names = [row["plot"] for row in outcome.rows if row.get("plot")] + [plots.SIGNAL]
+    if _every_label(outcome):
+        names.append(plots.OVERVIEW)
+    return [name for name in dict.fromkeys(names) if (out / name).is_file()]
+
+
+def _every_label(outcome) -> bool:
+    from resdepth.checks.base import LABELS
+
+    return set(outcome.settings.only) >= set(LABELS)
+
+
+def copy_figures(outcome, folder: Path) -> str:
+    """Copy :func:`report_plots` into ``folder`` (overwriting); a line saying what was copied."""
+    names = report_plots(outcome)
+    for name in names:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(outcome.settings.out_dir / name, target)
+    partial = "" if _every_label(outcome) else (
+        "; verdicts.png not copied: only a run of every label draws the suite's overview")
+    plural = "" if len(names) == 1 else "s"
+    return f"figures: copied {len(names)} plot{plural} into {folder}: {', '.join(names)}{partial}"
