@@ -59,7 +59,8 @@ class RealSource:
 def _import_callable(text: str, option: str):
     module_name, sep, attr = text.partition(":")
     if not sep or not module_name or not attr:
-        raise ResdepthError(f"{option} expects MODULE:NAME, got {text!r}")
+        what = "MODULE:FACTORY" if option == "--model" else "MODULE:FN"
+        raise ResdepthError(f"{option} expects {what}, got {text!r}")
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:

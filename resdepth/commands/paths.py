@@ -1,30 +1,31 @@
 """``resdepth paths``: count a residual architecture's input-to-output paths by length (R1, R4)."""
 
 import argparse
-import importlib
 import json
-import os
-import sys
 from fractions import Fraction
 
 from graphs.builders import ARCHS, parallel, tower, transformer
 from graphs.counting import MEASURES, count_paths
 from graphs.export import write_dot, write_graphml
 from graphs.plot import binomial_pmf, plot_path_lengths
-from resdepth.errors import ResdepthError, positive_int
+from resdepth.errors import ResdepthError, check_out_file, positive_int
 from resdepth.formats import render
+from resdepth.realmodels import RUNS_CODE, add_model_options
 
 MAX_BLOCKS = 2000
 
 DESCRIPTION = """\
-Build the computation DAG of a residual architecture (or trace your own PyTorch model with
-torch.fx) and count its input-to-output paths by length exactly, by a dynamic programme
-over the DAG (no enumeration): a tower of n blocks has C(n, k) paths of length k, 2^n in all
-(THEORY.md R1, R4); B parallel branches per block give C(n, k) B^k.
+Build the computation DAG of a residual architecture (or trace your own PyTorch model) and
+count its input-to-output paths by length exactly, by a dynamic programme over the DAG (no
+enumeration): a tower of n blocks has C(n, k) paths of length k, 2^n in all (THEORY.md R1,
+R4); B parallel branches per block give C(n, k) B^k.
 
---model MODULE:FACTORY imports the Python module MODULE (from the current directory or the
-installed packages) and calls FACTORY() to get an nn.Module: this RUNS THAT CODE, so only
-name modules you trust."""
+--model with --inputs traces with torch.export at those inputs (the way BERT, GPT-2 and ViT
+from transformers trace; torch.fx's make_fx is the fallback); --model alone traces by
+torch.fx symbolic tracing, module by module. Branch nodes are named after their modules
+(attention, mlp, ...); only a shortcut that carries weights is a projection node.
+
+""" + RUNS_CODE
 
 
 def register(subparsers) -> None:
@@ -33,10 +34,8 @@ def register(subparsers) -> None:
         "paths", help="exact path counts by length of a residual architecture's DAG (R1, R4)",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--arch", choices=ARCHS, help="a built-in architecture")
-    source.add_argument("--model", metavar="MODULE:FACTORY",
-                        help="trace FACTORY() from the Python module MODULE (runs that code)")
+    parser.add_argument("--arch", choices=ARCHS, help="a built-in architecture")
+    add_model_options(parser)
     parser.add_argument("--blocks", type=positive_int, metavar="N",
                         help=f"residual blocks (layers for transformer), at most {MAX_BLOCKS}")
     parser.add_argument("--branches", type=positive_int, metavar="B",
@@ -54,18 +53,21 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Build or trace the DAG, count its paths, write the requested outputs."""
+    outputs = {flag: check_out_file(getattr(args, flag), f"--{flag}")
+               for flag in ("graphml", "dot", "plot") if getattr(args, flag)}
+    if args.plot and args.measure != "blocks":
+        raise ResdepthError("--plot compares lengths in blocks with the binomial law; "
+                            "drop --measure layers")
     graph, name, blocks, p = _graph(args)
     counts = count_paths(graph, args.measure)
     unit = "layers" if name == "transformer" else "blocks"
-    if args.graphml:
-        write_graphml(graph, args.graphml)
-    if args.dot:
-        write_dot(graph, args.dot)
-    if args.plot:
-        if args.measure != "blocks":
-            raise ResdepthError("--plot compares lengths in blocks with the binomial law; "
-                                "drop --measure layers")
-        plot_path_lengths(counts.by_length, args.plot, p=p, title=f"{name}: {blocks} {unit}")
+    if "graphml" in outputs:
+        write_graphml(graph, outputs["graphml"])
+    if "dot" in outputs:
+        write_dot(graph, outputs["dot"])
+    if "plot" in outputs:
+        plot_path_lengths(counts.by_length, outputs["plot"], p=p,
+                          title=f"{name}: {blocks} {unit}")
     if args.format == "json":
         payload = {"arch": name, "blocks": blocks, "total_paths": counts.total,
                    "by_length": list(counts.by_length)}
@@ -80,13 +82,12 @@ def run(args) -> int:
 
 def _graph(args):
     """(graph, arch name, block count as given, binomial p of the prediction)."""
-    if args.model is not None:
+    if (args.arch is None) == (args.model is None and args.checkpoint is None):
+        raise ResdepthError("give exactly one of --arch or --model (or --checkpoint)")
+    if args.model is not None or args.checkpoint is not None:
         if args.blocks is not None or args.branches is not None:
             raise ResdepthError("--blocks and --branches describe --arch; --model brings its own")
-        from graphs.trace import trace_residual_dag
-
-        graph = trace_residual_dag(_load_model(args.model))
-        return graph, args.model, graph.graph["blocks"], Fraction(1, 2)
+        return _traced(args)
     if args.blocks is None:
         raise ResdepthError(f"--arch {args.arch} needs --blocks N")
     if args.blocks > MAX_BLOCKS:
@@ -103,29 +104,21 @@ def _graph(args):
     return build(args.blocks), args.arch, args.blocks, Fraction(1, 2)
 
 
-def _load_model(text: str):
-    """Import MODULE and call FACTORY() from ``text`` = "MODULE:FACTORY"; runs the user's code."""
-    from torch import nn
+def _traced(args):
+    """The traced DAG of --model/--checkpoint, its name, block count and p = B/(1 + B) (B
+    branches in every block; 1/2 when blocks differ)."""
+    from resdepth.realmodels import load_source, trace_residual_dag
 
-    module_name, sep, factory_name = text.partition(":")
-    if not sep or not module_name or not factory_name:
-        raise ResdepthError(f"--model expects MODULE:FACTORY, got {text!r}")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    source = load_source(args, need_inputs=False)
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ResdepthError(f"--model: cannot import {module_name!r}: {exc}") from None
-    factory = getattr(module, factory_name, None)
-    if not callable(factory):
-        raise ResdepthError(f"--model: {module_name} has no callable {factory_name!r}")
-    try:
-        model = factory()
-    except Exception as exc:  # the user's factory: report any failure on one line
-        raise ResdepthError(f"--model: {text}() raised {type(exc).__name__}: {exc}") from None
-    if not isinstance(model, nn.Module):
-        raise ResdepthError(f"--model: {text}() returned {type(model).__name__}, not an nn.Module")
-    return model
+        graph = trace_residual_dag(source.model, source.args or None, source.kwargs or None)
+    except ValueError as exc:
+        raise ResdepthError(str(exc).splitlines()[0]) from None
+    n = graph.graph["blocks"]
+    branches = {sum(1 for _, _, k in graph.out_edges(f"x{i - 1}", data="kind") if k == "branch")
+                for i in range(1, n + 1)}
+    b = branches.pop() if len(branches) == 1 else 1
+    return graph, args.model or args.checkpoint, n, Fraction(b, 1 + b)
 
 
 def _markdown(head: str, counts, p: Fraction, measure: str) -> str:

@@ -1,22 +1,37 @@
-"""``resdepth spectrum``: split a residual ReLU MLP's output exactly by path length (R2)."""
+"""``resdepth spectrum``: split a residual network's output exactly by path length (R2).
+
+Random towers (``--depth/--width``), resdepth checkpoints (``--checkpoint``, measured on their
+own dataset's test split) and any user model (``--model/--inputs``) through the frozen-gate
+decomposition of :mod:`numerics.frozen`.
+"""
 
 import argparse
-import copy
 import json
 import math
+import sys
 
 import numpy as np
 import torch
 
 from numerics.config import NORMS, ModelConfig
 from numerics.spectrum import block_scales, path_spectrum
-from resdepth.errors import ResdepthError, finite_nonnegative, nonnegative_int, positive_int
+from resdepth.errors import (
+    ResdepthError,
+    check_out_file,
+    finite_nonnegative,
+    nonnegative_int,
+    positive_int,
+)
+from resdepth.realmodels import RUNS_CODE, add_model_options
 from resdepth.strategies import build_tower, tower_inputs
 
 MAX_DEPTH = 1024
+MAX_FROZEN_DEPTH = 128
+MEMORY_LIMIT = 4 * 2**30
 BIAS_STD = 0.1
+EXACT_TOL = 1e-10
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Compute the path-length spectrum y_0..y_n of a residual ReLU MLP with biases (THEORY.md R2):
 at each input the network's output x_n is exactly the sum of its 2^n gated paths, and y_k
 collects the paths through k branches. A dynamic programme over the blocks computes all
@@ -24,9 +39,18 @@ y_k in n(n+1)/2 Jacobian-vector products (never 2^n), in float64; max_rel_error 
 largest ||sum_k y_k - x_n|| / ||x_n|| over the batch (rounding only). The md format prints
 the energy share of each length next to the binomial law of S2 at initialisation.
 
-The network is random (weights from --seed as at initialisation, biases N(0, 0.1^2)) or
-loaded from a checkpoint written by `resdepth train` (--checkpoint; its architecture
-replaces --depth/--width/--hidden/--lam). Inputs: --batch Gaussian vectors from --seed."""
+The network is random (weights from --seed as at initialisation, biases N(0, 0.1^2); inputs
+--batch Gaussian vectors from --seed; --norm pre/post/batch goes through the frozen-gate
+decomposition, at most depth 128), a checkpoint written by `resdepth train` (--checkpoint
+FILE or the folder; measured on the first --batch examples of its own dataset's test split
+unless --inputs names others), or any model (--model, --inputs): every gate frozen at its
+value on the inputs (ReLU masks, max-pool argmaxes, BatchNorm in eval mode, LayerNorm's
+1/sigma, softmax patterns, GELU's Phi), the output is exactly the sum of its frozen-gate
+paths. The JSON then has blocks, norms_by_length, signed_shares (they sum to 1),
+energy_shares, cross_term_fraction, mean_path_length, max_rel_error, gates (what was
+frozen) and inputs (what was measured).
+
+{RUNS_CODE}"""
 
 
 def register(subparsers) -> None:
@@ -45,8 +69,9 @@ def register(subparsers) -> None:
                         help="branch scale lam (default 0.5)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
     parser.add_argument("--norm", choices=NORMS, default="none",
-                        help="normalisation; the exact spectrum needs none (the default)")
-    parser.add_argument("--checkpoint", metavar="PATH", help="load a trained model instead")
+                        help="normalisation of the random tower (default none; the others "
+                             "through the frozen gates)")
+    add_model_options(parser)
     parser.add_argument("--batch", type=positive_int, default=64,
                         help="number of inputs (default 64)")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="output format")
@@ -57,56 +82,168 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     """Build or load the model, compute its spectrum, print it (and plot it)."""
-    model, cfg, source = _model(args)
-    if args.norm != "none" or cfg.norm != "none":
-        raise ResdepthError("the exact path spectrum needs --norm none: a normalisation is "
-                            "not piecewise linear")
+    plot = check_out_file(args.plot, "--plot") if args.plot else None
+    if args.model is not None or args.checkpoint is not None:
+        payload = _real(args)
+        if plot is not None:
+            plot_real_spectrum(payload, plot)
+        _warn(payload)
+        print(json.dumps(payload) + "\n" if args.format == "json" else real_markdown(payload),
+              end="")
+        return 0
+    if args.inputs is not None or args.output is not None:
+        raise ResdepthError("--inputs and --output apply to --model or --checkpoint")
+    cfg = _tower_config(args)
+    if cfg.norm != "none":
+        payload = _frozen_tower(args, cfg)
+        if plot is not None:
+            plot_real_spectrum(payload, plot)
+        _warn(payload)
+        print(json.dumps(payload) + "\n" if args.format == "json" else real_markdown(payload),
+              end="")
+        return 0
+    model = build_tower(args.seed, cfg, in_dim=cfg.width, out_dim=cfg.width, bias_std=BIAS_STD)
     in_dim = model.embed[0].in_features
     with torch.no_grad():
         x0 = model.embed(tower_inputs(args.seed, args.batch, in_dim))
     spectrum = path_spectrum(model.blocks, x0, progress=cfg.depth >= 64)
     lam = sum(block_scales(model.blocks)) / len(model.blocks)
-    law = binomial_shares(cfg.depth, lam)
     payload = {
         "depth": cfg.depth, "width": cfg.width, "hidden": cfg.branch_hidden(), "lam": lam,
-        "seed": args.seed, "source": source, "batch": args.batch,
+        "seed": args.seed, "source": "random", "batch": args.batch,
+        "inputs": f"{args.batch} Gaussian vectors (seed {args.seed})",
         "max_rel_error": spectrum.max_rel_error(),
         "norms_by_length": spectrum.norms_by_length(),
         "energy_shares": spectrum.energy_fractions(),
-        "binomial_shares": law,
+        "signed_shares": spectrum.signed_shares(),
+        "binomial_shares": binomial_shares(cfg.depth, lam),
         "mean_path_length": spectrum.mean_length(),
     }
-    if args.plot:
-        plot_spectrum(payload, args.plot)
+    payload["warning"] = _warning(spectrum, payload["max_rel_error"])
+    if plot is not None:
+        plot_spectrum(payload, plot)
+    _warn(payload)
     text = json.dumps(payload) + "\n" if args.format == "json" else markdown(payload)
     print(text, end="")
     return 0
 
 
-def _model(args):
-    """(float64 eval model, its ModelConfig, a description of where it came from)."""
-    if args.checkpoint is not None:
-        given = [f"--{n}" for n in ("depth", "width", "hidden", "lam")
-                 if getattr(args, n) is not None]
-        if given:
-            raise ResdepthError(f"{', '.join(given)} cannot be combined with --checkpoint, "
-                                "which brings its own architecture")
-        from numerics.checkpoint import load_checkpoint
+def _warning(spectrum, error: float) -> str | None:
+    """numerics.spectrum's own warning when it has one, else ours past the exact tolerance."""
+    own = getattr(spectrum, "warning", None)
+    if isinstance(own, str) and own:
+        return own
+    if error > EXACT_TOL:
+        return (f"max_rel_error {error:.2e} exceeds the float64 exact tolerance {EXACT_TOL:g} "
+                "(deep spectra: terms near the subnormal range)")
+    return None
 
-        model, cfg, _ = load_checkpoint(args.checkpoint)
-        if cfg.arch != "mlp" or cfg.activation != "relu":
-            raise ResdepthError(f"the checkpoint holds a {cfg.activation} {cfg.arch}; the "
-                                "spectrum command takes residual ReLU MLPs")
-        return copy.deepcopy(model).double().eval(), cfg, str(args.checkpoint)
+
+def _warn(payload: dict) -> None:
+    if payload.get("warning"):
+        print(f"resdepth spectrum: warning: {payload['warning']}", file=sys.stderr)
+
+
+def _tower_config(args) -> ModelConfig:
+    """The random tower's config, refused when too deep or too large for memory."""
     depth = 8 if args.depth is None else args.depth
-    if depth > MAX_DEPTH:
-        raise ResdepthError(f"--depth {depth} exceeds {MAX_DEPTH} (the spectrum costs "
+    cap = MAX_DEPTH if args.norm == "none" else MAX_FROZEN_DEPTH
+    if depth > cap:
+        raise ResdepthError(f"--depth {depth} exceeds {cap} (the spectrum costs "
                             "n(n+1)/2 block applications)")
-    cfg = ModelConfig(arch="mlp", depth=depth, width=16 if args.width is None else args.width,
-                      hidden=args.hidden, lam=0.5 if args.lam is None else args.lam,
-                      norm="none", activation="relu", bias=True)
+    width = 16 if args.width is None else args.width
+    hidden = width if args.hidden is None else args.hidden
+    need = 8 * (depth * (2 * width * hidden + width + hidden)
+                + 3 * (depth + 2) * args.batch * max(width, hidden))
+    if need > MEMORY_LIMIT:
+        raise ResdepthError(f"depth {depth}, width {width}, hidden {hidden}, batch "
+                            f"{args.batch} need about {need / 2**30:.1f} GiB; this command "
+                            f"allows {MEMORY_LIMIT / 2**30:.0f} GiB: choose smaller sizes")
+    return ModelConfig(arch="mlp", depth=depth, width=width, hidden=args.hidden,
+                       lam=0.5 if args.lam is None else args.lam, norm=args.norm,
+                       activation="relu", bias=True)
+
+
+def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
+    from numerics.frozen import frozen_spectrum
+    from resdepth.commands.probe import frozen_gate_summary
+    from resdepth.realmodels import traced_description
+
+    spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
+    error = spectrum.max_rel_error()
+    return {
+        "model": source_name, "inputs": inputs, "tracer": traced.captured.method,
+        "blocks": traced_description(traced)["blocks"], "max_rel_error": error,
+        "norms_by_length": spectrum.norms_by_length(),
+        "signed_shares": spectrum.signed_shares(),
+        "energy_shares": spectrum.energy_fractions(),
+        "cross_term_fraction": spectrum.cross_term_fraction(),
+        "mean_path_length": spectrum.mean_length(), "gates": frozen_gate_summary(traced),
+        "warning": _warning(spectrum, error),
+    }
+
+
+def _real(args) -> dict:
+    given = [f"--{n}" for n in ("depth", "width", "hidden", "lam") if getattr(args, n) is not None]
+    if given:
+        raise ResdepthError(f"{', '.join(given)} cannot be combined with --checkpoint or "
+                            "--model, which bring their own architecture")
+    if args.norm != "none":
+        raise ResdepthError("--norm describes the random tower; --checkpoint and --model "
+                            "bring their own")
+    from resdepth.realmodels import load_source, trace
+
+    source = load_source(args, batch=args.batch)
+    return _frozen_payload(trace(source, args.output), source.name, source.inputs_text)
+
+
+def _frozen_tower(args, cfg) -> dict:
+    from resdepth.realmodels import RealSource, trace
+
     model = build_tower(args.seed, cfg, in_dim=cfg.width, out_dim=cfg.width, bias_std=BIAS_STD)
-    return model, cfg, "random"
+    x = tower_inputs(args.seed, args.batch, cfg.width)
+    name = f"random {cfg.norm}-norm tower, depth {cfg.depth}, width {cfg.width}"
+    text = f"{args.batch} Gaussian vectors (seed {args.seed})"
+    return _frozen_payload(trace(RealSource(model, (x,), {}, name, text)), name, text)
+
+
+def real_markdown(payload: dict) -> str:
+    """The frozen-gate spectrum of a real model as a Markdown table."""
+    lines = [f"# Frozen-gate path spectrum (R2): {payload['model']}", "",
+             f"inputs: {payload['inputs']}; traced with {payload['tracer']}; "
+             f"{len(payload['blocks'])} blocks; max ||sum_k y_k - out|| / ||out|| = "
+             f"{payload['max_rel_error']:.3e}; mean path length (signed) "
+             f"{payload['mean_path_length']:.4g}; cross-term fraction "
+             f"{payload['cross_term_fraction']:.3g}", "",
+             "frozen: " + "; ".join(f"{g['gate']} x{g['count']}" for g in payload["gates"]), "",
+             "| k | rms ||y_k|| | signed share | energy share |", "|---|---|---|---|"]
+    for k, (norm, signed, energy) in enumerate(zip(payload["norms_by_length"],
+                                                   payload["signed_shares"],
+                                                   payload["energy_shares"])):
+        lines.append(f"| {k} | {norm:.6g} | {signed:.4f} | {energy:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_real_spectrum(payload: dict, path) -> None:
+    """Signed and energy shares by path length, titled with the model and its inputs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ks = range(len(payload["signed_shares"]))
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.bar([k - 0.2 for k in ks], payload["signed_shares"], width=0.4, label="signed share")
+    ax.bar([k + 0.2 for k in ks], payload["energy_shares"], width=0.4, label="energy share")
+    ax.set_xlabel("path length k (branches taken)")
+    ax.set_ylabel("share")
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.set_title(f"R2 frozen-gate spectrum: {payload['model']}\ninputs: {payload['inputs']}",
+                 fontsize="small")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
 
 
 def binomial_shares(n: int, lam: float) -> list[float]:
@@ -128,7 +265,7 @@ def markdown(payload: dict) -> str:
         (f"# Path-length spectrum (R2): depth {payload['depth']}, width {payload['width']}, "
          f"hidden {payload['hidden']}, lam {payload['lam']:.6g}, {payload['source']} weights"),
         "",
-        (f"max ||sum_k y_k - x_n|| / ||x_n|| over {payload['batch']} inputs (float64): "
+        (f"max ||sum_k y_k - x_n|| / ||x_n|| over {payload['inputs']} (float64): "
          f"{payload['max_rel_error']:.3e}; mean path length {payload['mean_path_length']:.4g}"),
         "",
         "| k | rms ||y_k|| | energy share | binomial share (S2, init) | share (#) vs law (o) |",
@@ -160,7 +297,8 @@ def plot_spectrum(payload: dict, path: str) -> None:
     ax.plot(ks, payload["binomial_shares"], "o-", color="C1", label="binomial law (S2, init)")
     ax.set_xlabel("path length k")
     ax.set_ylabel("energy share")
-    ax.set_title(f"R2 spectrum, depth {payload['depth']}, lam {payload['lam']:.3g}")
+    ax.set_title(f"R2 spectrum, depth {payload['depth']}, lam {payload['lam']:.3g}\n"
+                 f"inputs: {payload['inputs']}", fontsize="medium")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)

@@ -2,6 +2,7 @@
 
 import json
 import math
+from fractions import Fraction
 
 import pytest
 
@@ -104,6 +105,9 @@ def test_bad_user_models(capsys, user_module, suffix, message):
     (["--model", "no_such_module_here:f"], "cannot import"),
     (["--model", "m:f", "--blocks", "3"], "--model brings its own"),
     (["--arch", "tower", "--blocks", "3", "--measure", "layers", "--plot", "x.png"], "--plot"),
+    (["--arch", "tower", "--model", "m:f"], "exactly one of --arch or --model"),
+    ([], "exactly one of --arch or --model"),
+    (["--arch", "tower", "--blocks", "3", "--dot", "README.md/g.dot"], "--dot"),
 ])
 def test_bad_arguments_one_line(capsys, argv, message):
     code, out, err = run(capsys, *argv)
@@ -114,14 +118,92 @@ def test_bad_arguments_one_line(capsys, argv, message):
 @pytest.mark.parametrize("argv", [
     ["--arch", "tower", "--blocks", "0"],
     ["--arch", "ring", "--blocks", "3"],
-    ["--arch", "tower", "--model", "m:f"],
-    [],
 ])
 def test_argparse_rejects(capsys, argv):
     with pytest.raises(SystemExit) as exit_info:
         main(["paths", *argv])
     assert exit_info.value.code == 2
     assert "error:" in capsys.readouterr().err
+
+
+TRANSFORMER_SOURCE = """
+import torch
+from torch import nn
+from numerics.zoo import tiny_transformer
+
+def bert():
+    return tiny_transformer("bert")[0]
+
+def tokens():
+    return tiny_transformer("bert")[1][0]
+
+class Shortcut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.mlp, self.shortcut = nn.Linear(4, 4), nn.Identity()
+
+    def forward(self, x):
+        return self.shortcut(x) + self.mlp(x)
+
+class TwoBranch(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn, self.mlp = nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def forward(self, x):
+        return x + self.attn(x) + self.mlp(x)
+
+def identity_shortcuts():
+    return nn.Sequential(Shortcut(), Shortcut())
+
+def two_branches():
+    return nn.Sequential(TwoBranch(), TwoBranch(), TwoBranch())
+
+def vectors():
+    return torch.randn(3, 4)
+"""
+
+
+@pytest.fixture
+def hf_module(tmp_path, monkeypatch):
+    pytest.importorskip("transformers")
+    name = f"hf_model_{tmp_path.name}"
+    (tmp_path / f"{name}.py").write_text(TRANSFORMER_SOURCE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return name
+
+
+def test_R4_bert_traced_with_export_names_its_branches(capsys, hf_module, tmp_path):
+    dot = tmp_path / "out" / "bert.dot"
+    code, out, err = run(capsys, "--model", f"{hf_module}:bert", "--inputs", f"{hf_module}:tokens",
+                         "--format", "json", "--dot", str(dot))
+    assert code == 0, err
+    assert json.loads(out)["by_length"] == [1, 4, 6, 4, 1]
+    text = dot.read_text()
+    assert '"attention1.1.1"' in text and '"intermediate2.1.1"' in text and '"f1' not in text
+
+
+@pytest.mark.parametrize("inputs", [False, True])
+def test_identity_shortcuts_are_not_projections(capsys, hf_module, tmp_path, inputs):
+    dot = tmp_path / "g.dot"
+    argv = ["--model", f"{hf_module}:identity_shortcuts", "--dot", str(dot)]
+    argv += ["--inputs", f"{hf_module}:vectors"] if inputs else []
+    code, _, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "projection" not in dot.read_text() and '"mlp1.1.1"' in dot.read_text()
+
+
+def test_R4_two_branch_plot_uses_p_two_thirds(capsys, hf_module, tmp_path, monkeypatch):
+    import resdepth.commands.paths as paths
+
+    seen = {}
+    monkeypatch.setattr(paths, "plot_path_lengths",
+                        lambda counts, path, p, title: seen.update(p=p))
+    code, out, err = run(capsys, "--model", f"{hf_module}:two_branches", "--inputs",
+                         f"{hf_module}:vectors", "--plot", str(tmp_path / "p.png"))
+    assert code == 0, err
+    assert seen["p"] == Fraction(2, 3) and "27 paths" in out
 
 
 def test_help_warns_that_model_runs_code():
