@@ -19,7 +19,6 @@ needs_pdflatex = pytest.mark.skipif(
     "texlive-latex-recommended (.ci/run does so when pdflatex is missing)")
 
 DOCUMENT = r"""\documentclass{article}
-\usepackage[T1]{fontenc}
 \usepackage{booktabs,array,amsmath,longtable}
 \begin{document}
 \input{table.tex}
