@@ -293,7 +293,7 @@ def _multiplier(term: fx.Node, c: fx.Node, graph: nx.DiGraph, facts: GraphFacts)
         value = facts.values.get(other.name) if isinstance(other, fx.Node) else other
         if not isinstance(value, torch.Tensor | float | int):
             break
-        value = torch.as_tensor(value, dtype=torch.float64)
+        value = torch.as_tensor(value, dtype=torch.float64).detach()
         factors.append(1.0 / value if name == "div" and other is node.args[1] else value)
         node = inner[0]
     if not factors:

@@ -154,7 +154,7 @@ def _made_fx(wrapper: _Selected, args: tuple, kwargs: dict):
         a, k = pytree.tree_unflatten(flat, spec)
         return wrapper(*a, **k)
 
-    module = make_fx(torch.func.functionalize(call), tracing_mode="real", pre_dispatch=True, record_module_stack=True,
+    module = make_fx(call, tracing_mode="real", pre_dispatch=True, record_module_stack=True,
                      record_stack_traces=True, _error_on_data_dependent_ops=False)(
         *[leaves[i] for i in positions])
     by_id = {id(p): name for name, p in wrapper.model.named_parameters()}
