@@ -12,10 +12,17 @@ of residual blocks (:meth:`ModelConfig.n_blocks`):
 ``inv-sqrt``          a / sqrt(n)                           beta = 1/2: bounded, Poisson path lengths
 ``inv``               a / n                                 beta = 1: collapse to the identity
 ``learnable``         0 (nn.Parameter; SkipInit/ReZero)     lam = 0: identity at init, learned after
-``fixup``             a, but the branch's last layer is 0   branch output 0 at init (Zhang et al. 2019)
+``fixup``             a; branch's last layer 0, scalar      branch output 0 at init (Zhang et al. 2019)
+                      biases, multiplier (numerics.fixup)
 ``deepnorm``          (2N)^(-1/4), N = n/2 layers, post-LN  beta = 1/4 and branch init times (8N)^(-1/4)
-``mup``               a / sqrt(n)  (depth-muP)              beta = 1/2 (Yang et al. 2023; Bordelon 2023)
+``mup``               a / sqrt(n); block lr eta n^(-1/2)    beta = 1/2 (depth-muP, Yang, Yu, Zhu, Hayou
+                      (AdamW) or eta (SGD): mup_lr_scale    2023; Bordelon et al. 2023)
 ====================  ===================================  ==========================================
+
+Fixup's branch layers carry four scalar biases instead of bias vectors, a scalar multiplier
+(init 1), and its classifier starts at zero (:mod:`numerics.fixup`).
+A LayerNorm over a single number outputs a constant, so pre- and post-LN MLPs and Transformers
+need ``width >= 2`` (the CNN normalises over channels x pixels).
 
 >>> ModelConfig(depth=16, scaling="inv-sqrt", lam=2.0).block_lam()
 0.5
@@ -32,10 +39,11 @@ SCALINGS = ("constant", "inv-sqrt", "inv", "learnable", "fixup", "deepnorm", "mu
 ACTIVATIONS = ("relu", "gelu")
 OPTIMIZERS = ("adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
+ENGINES = ("modules", "stacked")
 
 __all__ = [
-    "ACTIVATIONS", "ARCHS", "NORMS", "OPTIMIZERS", "SCALINGS", "SCHEDULES",
-    "ModelConfig", "TrainConfig",
+    "ACTIVATIONS", "ARCHS", "ENGINES", "NORMS", "OPTIMIZERS", "SCALINGS", "SCHEDULES",
+    "ModelConfig", "TrainConfig", "mup_lr_scale",
 ]
 
 
@@ -109,6 +117,9 @@ class ModelConfig:
             if self.norm == "batch":
                 raise ValueError("norm='batch' is not available for the transformer "
                                  "(use none, pre or post)")
+        if self.norm in ("pre", "post") and self.arch != "cnn" and self.width < 2:
+            raise ValueError(f"norm={self.norm!r} needs width >= 2: a LayerNorm over one number "
+                             f"outputs a constant (got width={self.width})")
         if self.scaling == "deepnorm" and self.norm != "post":
             raise ValueError(f"scaling='deepnorm' is a post-LN scheme: it needs norm='post', "
                              f"got norm={self.norm!r}")
@@ -153,6 +164,25 @@ def deepnorm_beta(n_blocks: int) -> float:
     return (4.0 * n_blocks) ** -0.25
 
 
+def mup_lr_scale(n_blocks: int, optimizer: str) -> float:
+    """Depth-muP's factor on the learning rate of the residual blocks' parameters.
+
+    Yang, Yu, Zhu, Hayou (2023, arXiv 2310.02244) pair the block multiplier a L^(-1/2) with a
+    learning rate eta L^(-gamma): gamma = 0 for SGD and gamma = 1/2 for Adam (embedding and head
+    keep eta). Why: a block's parameter update changes its output by lam times the update. Under
+    SGD the gradient already carries lam = a L^(-1/2), so the change is O(eta lam^2) = O(eta/L)
+    per block and O(eta) summed over the L blocks, at every L. Adam normalises the gradient away:
+    its update is O(eta) whatever lam is, the change O(eta L^(-1/2)) per block, and summed over L
+    blocks whose updates are correlated O(eta L^(1/2)); eta L^(-1/2) restores O(eta).
+
+    >>> mup_lr_scale(16, "sgd"), mup_lr_scale(16, "adamw")
+    (1.0, 0.25)
+    """
+    _require_int("n_blocks", n_blocks, 1)
+    _require_choice("optimizer", optimizer, OPTIMIZERS)
+    return 1.0 if optimizer == "sgd" else float(n_blocks) ** -0.5
+
+
 def fixup_gain(n_blocks: int, layers_per_branch: int = 2) -> float:
     """Fixup's rescaling of a branch's inner layers, L^(-1/(2m-2)), L = n branches of m layers."""
     return float(n_blocks) ** (-1.0 / (2 * layers_per_branch - 2))
@@ -170,6 +200,9 @@ class TrainConfig:
     optimizer : "adamw" | "sgd" (SGD with momentum 0.9).
     weight_decay : decoupled (AdamW) or L2 (SGD) weight decay (>= 0).
     schedule : "cosine" (per-step decay from lr to 0) | "constant".
+    engine : "modules" (the model's own modules) | "stacked" (residual MLPs without BatchNorm:
+        the blocks' weights stacked into a few tensors, the same function with far less
+        per-block Python overhead; :mod:`numerics.stacked`).
     """
 
     epochs: int = 20
@@ -178,6 +211,7 @@ class TrainConfig:
     optimizer: str = "adamw"
     weight_decay: float = 0.0
     schedule: str = "cosine"
+    engine: str = "modules"
 
     def __post_init__(self) -> None:
         _require_int("epochs", self.epochs, 1)
@@ -186,3 +220,4 @@ class TrainConfig:
         _require_choice("optimizer", self.optimizer, OPTIMIZERS)
         _require_finite("weight_decay", self.weight_decay)
         _require_choice("schedule", self.schedule, SCHEDULES)
+        _require_choice("engine", self.engine, ENGINES)

@@ -18,8 +18,10 @@ W1 ~ N(0, 2/d), W2 ~ N(0, 1/h), zero biases, hence THEORY's sigma^2 = d s2^2 h s
 the CNN branch uses the same rule with fan-ins 9c and 9h (3x3 kernels); attention projections are
 N(0, 1/d); the embedding is N(0, 1/fan_in) (tokens: N(0, 1)); the head is N(0, 1/d).
 The scaling schemes of S5 then act on top (see :mod:`numerics.config`): ``learnable`` makes lam a
-parameter starting at 0; ``fixup`` zeroes each branch's last layer and multiplies its first layer
-by L^(-1/(2m-2)) = n^(-1/2) (m = 2 layers per branch); ``deepnorm`` multiplies the value/output
+parameter starting at 0; ``fixup`` zeroes each branch's last layer and the classifier, multiplies
+the branch's first layer by L^(-1/(2m-2)) = n^(-1/2) (m = 2 layers per branch), and gives MLP and
+convolutional branches Fixup's scalar biases and multiplier (:class:`numerics.fixup.FixupBranch`;
+attention branches keep their projections); ``deepnorm`` multiplies the value/output
 projections and both MLP layers by beta = (8N)^(-1/4) and sets lam = (2N)^(-1/4).
 
 >>> from numerics.config import ModelConfig
@@ -40,34 +42,14 @@ from numerics.config import (
     deepnorm_beta,
     fixup_gain,
 )
+from numerics.fixup import FixupBranch, zero_classifier
+from numerics.layers import LN_EPS, activation_module, default_generator, init_normal_
+from numerics.transformer import LastTokenHead, SelfAttention, TokenEmbedding
 
 __all__ = [
-    "ResidualBlock", "ResidualNetwork", "SelfAttention", "build_model", "conv_branch",
+    "LN_EPS", "ResidualBlock", "ResidualNetwork", "SelfAttention", "build_model", "conv_branch",
     "mlp_branch",
 ]
-
-LN_EPS = 1e-5
-
-
-def _generator(generator: torch.Generator | None) -> torch.Generator:
-    return torch.Generator().manual_seed(0) if generator is None else generator
-
-
-def _activation(name: str) -> nn.Module:
-    if name == "relu":
-        return nn.ReLU()
-    if name == "gelu":
-        return nn.GELU()
-    raise ValueError(f"activation must be relu or gelu, got {name!r}")
-
-
-def _init_(layer: nn.Module, std: float, generator: torch.Generator) -> None:
-    """Weights ~ N(0, std^2), bias 0, drawn from ``generator``."""
-    with torch.no_grad():
-        nn.init.normal_(layer.weight, 0.0, std, generator=generator)
-        if layer.bias is not None:
-            layer.bias.zero_()
-
 
 class ResidualBlock(nn.Module):
     """One residual block x -> B(x) around the branch f with scale lam.
@@ -148,6 +130,10 @@ class ResidualNetwork(nn.Module):
             x = block(x)
         return x
 
+    def block_parameters(self) -> list[nn.Parameter]:
+        """The parameters of the residual blocks (what depth-muP's learning-rate rule scales)."""
+        return list(self.blocks.parameters())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.run_blocks(self.embed(x)))
 
@@ -165,11 +151,11 @@ def mlp_branch(d: int, h: int, activation: str = "relu", bias: bool = True, *,
       (2): Linear(in_features=6, out_features=4, bias=True)
     )
     """
-    generator = _generator(generator)
-    branch = nn.Sequential(nn.Linear(d, h, bias=bias), _activation(activation),
+    generator = default_generator(generator)
+    branch = nn.Sequential(nn.Linear(d, h, bias=bias), activation_module(activation),
                            nn.Linear(h, d, bias=bias))
-    _init_(branch[0], math.sqrt(2.0 / d), generator)
-    _init_(branch[2], math.sqrt(1.0 / h), generator)
+    init_normal_(branch[0], math.sqrt(2.0 / d), generator)
+    init_normal_(branch[2], math.sqrt(1.0 / h), generator)
     return branch
 
 
@@ -180,84 +166,12 @@ def conv_branch(c: int, h: int, activation: str = "relu", bias: bool = True, *,
     K1 ~ N(0, 2/(9c)), K2 ~ N(0, 1/(9h)): the MLP rule with fan-ins 9c and 9h, sigma^2 = 1 per
     position away from the border.
     """
-    generator = _generator(generator)
-    branch = nn.Sequential(nn.Conv2d(c, h, 3, padding=1, bias=bias), _activation(activation),
+    generator = default_generator(generator)
+    branch = nn.Sequential(nn.Conv2d(c, h, 3, padding=1, bias=bias), activation_module(activation),
                            nn.Conv2d(h, c, 3, padding=1, bias=bias))
-    _init_(branch[0], math.sqrt(2.0 / (9 * c)), generator)
-    _init_(branch[2], math.sqrt(1.0 / (9 * h)), generator)
+    init_normal_(branch[0], math.sqrt(2.0 / (9 * c)), generator)
+    init_normal_(branch[2], math.sqrt(1.0 / (9 * h)), generator)
     return branch
-
-
-class SelfAttention(nn.Module):
-    """Multi-head self-attention (no mask): f(x) = W_o softmax(Q K^T / sqrt(d_head)) V.
-
-    Shapes: x (B, T, d) -> (B, T, d); ``qkv`` is Linear(d, 3d), ``out`` Linear(d, d), all N(0, 1/d).
-    """
-
-    def __init__(self, d: int, heads: int, bias: bool = True, *,
-                 generator: torch.Generator | None = None):
-        super().__init__()
-        if d % heads:
-            raise ValueError(f"d must be divisible by heads, got d={d}, heads={heads}")
-        generator = _generator(generator)
-        self.heads = heads
-        self.qkv = nn.Linear(d, 3 * d, bias=bias)
-        self.out = nn.Linear(d, d, bias=bias)
-        _init_(self.qkv, math.sqrt(1.0 / d), generator)
-        _init_(self.out, math.sqrt(1.0 / d), generator)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        y = F.scaled_dot_product_attention(q, k, v)  # (B, heads, T, d_head)
-        return self.out(y.transpose(1, 2).reshape(b, t, d))
-
-    def value_weights(self) -> torch.Tensor:
-        """The rows of ``qkv.weight`` that produce V (a view: in-place edits change the layer)."""
-        d = self.out.in_features
-        return self.qkv.weight[2 * d:]
-
-
-class TokenEmbedding(nn.Module):
-    """x_0 = E[tokens] + P (fixed sinusoidal positions); then LN for post-LN models."""
-
-    def __init__(self, vocab: int, d: int, post_ln: bool, *, generator: torch.Generator):
-        super().__init__()
-        self.tokens = nn.Embedding(vocab, d)
-        with torch.no_grad():
-            nn.init.normal_(self.tokens.weight, 0.0, 1.0, generator=generator)
-        self.ln = nn.LayerNorm(d, eps=LN_EPS, elementwise_affine=False) if post_ln else None
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        x = self.tokens(tokens) + _sinusoid(tokens.shape[-1], self.tokens.embedding_dim,
-                                            self.tokens.weight)
-        return x if self.ln is None else self.ln(x)
-
-
-def _sinusoid(t: int, d: int, like: torch.Tensor) -> torch.Tensor:
-    """P[p, 2j] = sin(p w_j), P[p, 2j+1] = cos(p w_j), w_j = 10000^(-2j/d); shape (t, d)."""
-    position = torch.arange(t, dtype=like.dtype, device=like.device)[:, None]
-    freq = torch.exp(torch.arange(0, d, 2, dtype=like.dtype, device=like.device)
-                     * (-math.log(10000.0) / d))
-    table = torch.zeros(t, d, dtype=like.dtype, device=like.device)
-    table[:, 0::2] = torch.sin(position * freq)
-    table[:, 1::2] = torch.cos(position * freq)[:, : d // 2]
-    return table
-
-
-class LastTokenHead(nn.Module):
-    """output = W_out LN?(x_n[:, -1]): read the answer at the last position."""
-
-    def __init__(self, d: int, out_dim: int, pre_ln: bool, bias: bool, *,
-                 generator: torch.Generator):
-        super().__init__()
-        self.ln = nn.LayerNorm(d, eps=LN_EPS, elementwise_affine=False) if pre_ln else None
-        self.linear = nn.Linear(d, out_dim, bias=bias)
-        _init_(self.linear, math.sqrt(1.0 / d), generator)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x[:, -1]
-        return self.linear(x if self.ln is None else self.ln(x))
 
 
 class ImageEmbedding(nn.Module):
@@ -268,7 +182,7 @@ class ImageEmbedding(nn.Module):
         super().__init__()
         self.side = side
         self.conv = nn.Conv2d(1, c, 3, padding=1, bias=bias)
-        _init_(self.conv, math.sqrt(1.0 / 9), generator)
+        init_normal_(self.conv, math.sqrt(1.0 / 9), generator)
         self.ln = (nn.LayerNorm([c, side, side], eps=LN_EPS, elementwise_affine=False)
                    if post_ln else None)
 
@@ -286,7 +200,7 @@ class ImageHead(nn.Module):
         self.ln = (nn.LayerNorm([c, side, side], eps=LN_EPS, elementwise_affine=False)
                    if pre_ln else None)
         self.linear = nn.Linear(c, out_dim, bias=bias)
-        _init_(self.linear, math.sqrt(1.0 / c), generator)
+        init_normal_(self.linear, math.sqrt(1.0 / c), generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x if self.ln is None else self.ln(x)
@@ -295,7 +209,7 @@ class ImageHead(nn.Module):
 
 def _vector_embed(cfg: ModelConfig, in_dim: int, generator: torch.Generator) -> nn.Module:
     linear = nn.Linear(in_dim, cfg.width, bias=cfg.bias)
-    _init_(linear, math.sqrt(1.0 / in_dim), generator)
+    init_normal_(linear, math.sqrt(1.0 / in_dim), generator)
     if cfg.norm != "post":
         return nn.Sequential(linear)
     return nn.Sequential(linear, nn.LayerNorm(cfg.width, eps=LN_EPS, elementwise_affine=False))
@@ -303,7 +217,7 @@ def _vector_embed(cfg: ModelConfig, in_dim: int, generator: torch.Generator) -> 
 
 def _vector_head(cfg: ModelConfig, out_dim: int, generator: torch.Generator) -> nn.Module:
     linear = nn.Linear(cfg.width, out_dim, bias=cfg.bias)
-    _init_(linear, math.sqrt(1.0 / cfg.width), generator)
+    init_normal_(linear, math.sqrt(1.0 / cfg.width), generator)
     if cfg.norm != "pre":
         return nn.Sequential(linear)
     return nn.Sequential(nn.LayerNorm(cfg.width, eps=LN_EPS, elementwise_affine=False), linear)
@@ -331,10 +245,19 @@ def _rescale_branch(cfg: ModelConfig, first: list[torch.Tensor], last: list[torc
                 weight.mul_(deepnorm_beta(n))
 
 
-def _mlp_block(cfg: ModelConfig, d: int, generator: torch.Generator) -> ResidualBlock:
-    branch = mlp_branch(d, cfg.branch_hidden(), cfg.activation, cfg.bias, generator=generator)
+def _branch(cfg: ModelConfig, make, c: int, generator: torch.Generator) -> nn.Module:
+    """``make(c, h, activation, bias)``'s branch, rescaled by S5's scheme; Fixup's scalar
+    biases and multiplier in place of bias vectors under ``scaling == "fixup"``."""
+    fixup = cfg.scaling == "fixup"
+    branch = make(c, cfg.branch_hidden(), cfg.activation, cfg.bias and not fixup,
+                  generator=generator)
     _rescale_branch(cfg, [branch[0].weight], [branch[2].weight],
                     [branch[0].weight, branch[2].weight])
+    return FixupBranch(*branch, biases=cfg.bias) if fixup else branch
+
+
+def _mlp_block(cfg: ModelConfig, d: int, generator: torch.Generator) -> ResidualBlock:
+    branch = _branch(cfg, mlp_branch, d, generator)
     return ResidualBlock(branch, _lam(cfg), cfg.norm, features=d)
 
 
@@ -349,13 +272,11 @@ def _build_cnn(cfg, in_dim, out_dim, generator) -> ResidualNetwork:
     if side * side != in_dim:
         raise ValueError(f"the cnn reads square images: in_dim must be a perfect square "
                          f"(64 for 8x8 digits), got {in_dim}")
-    c, h = cfg.width, cfg.branch_hidden()
+    c = cfg.width
     embed = ImageEmbedding(side, c, cfg.norm == "post", cfg.bias, generator=generator)
     blocks = []
     for _ in range(cfg.depth):
-        branch = conv_branch(c, h, cfg.activation, cfg.bias, generator=generator)
-        _rescale_branch(cfg, [branch[0].weight], [branch[2].weight],
-                        [branch[0].weight, branch[2].weight])
+        branch = _branch(cfg, conv_branch, c, generator)
         blocks.append(ResidualBlock(branch, _lam(cfg), cfg.norm, features=c, norm_dims=3))
     head = ImageHead(side, c, out_dim, cfg.norm == "pre", cfg.bias, generator=generator)
     return ResidualNetwork(cfg, embed, blocks, head)
@@ -391,4 +312,7 @@ def build_model(cfg: ModelConfig, in_dim: int, out_dim: int, *,
     for name, value in (("in_dim", in_dim), ("out_dim", out_dim)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return BUILDERS[cfg.arch](cfg, in_dim, out_dim, _generator(generator))
+    model = BUILDERS[cfg.arch](cfg, in_dim, out_dim, default_generator(generator))
+    if cfg.scaling == "fixup":
+        zero_classifier(model.head)
+    return model

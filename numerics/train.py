@@ -5,6 +5,12 @@
 or constant schedule, evaluates train and test loss/accuracy after every epoch, and stops at the
 first epoch whose training loss is NaN or inf, returning ``diverged=True`` and the history so far.
 Loss: cross-entropy for classification, mean squared error for regression (accuracy ``None``).
+
+Learning rates per parameter group: every parameter gets lr_t of the schedule, except under
+depth-muP (``ModelConfig.scaling == "mup"``), whose residual blocks' parameters get
+lr_t * :func:`numerics.config.mup_lr_scale` (n^(-1/2) under AdamW, 1 under SGD). With
+``TrainConfig.engine == "stacked"`` a residual MLP trains as a :class:`numerics.stacked.StackedTower`
+(the same function, its block weights stacked) and the trained weights are written back.
 """
 
 import math
@@ -15,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from numerics.config import ModelConfig, TrainConfig
+from numerics.config import ModelConfig, TrainConfig, mup_lr_scale
 from numerics.data import Dataset, load_dataset
 from numerics.device import choose_device
 from numerics.models import build_model
@@ -68,11 +74,35 @@ def evaluate(model: nn.Module, task: str, x: torch.Tensor, y: torch.Tensor) -> t
     return loss_sum / n, (correct / n if task == "classification" else None)
 
 
-def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    params = [p for p in model.parameters() if p.requires_grad]
+def param_groups(net: nn.Module, model_cfg: ModelConfig | None, cfg: TrainConfig) -> list[dict]:
+    """The optimiser's parameter groups, each with its ``lr_scale`` (factor on lr_t).
+
+    One group at scale 1, except under depth-muP: the residual blocks' parameters
+    (``net.block_parameters()``) at :func:`mup_lr_scale`, embedding and head at 1.
+    """
+    params = [p for p in net.parameters() if p.requires_grad]
+    if model_cfg is None or model_cfg.scaling != "mup":
+        return [{"params": params, "lr_scale": 1.0}]
+    blocks = {id(p) for p in net.block_parameters()}
+    return [{"params": [p for p in params if id(p) in blocks],
+             "lr_scale": mup_lr_scale(model_cfg.n_blocks(), cfg.optimizer)},
+            {"params": [p for p in params if id(p) not in blocks], "lr_scale": 1.0}]
+
+
+def _optimizer(net: nn.Module, model_cfg, cfg: TrainConfig) -> torch.optim.Optimizer:
+    groups = param_groups(net, model_cfg, cfg)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+
+
+def _engine(model: nn.Module, cfg: TrainConfig) -> nn.Module:
+    """What the loop trains: ``model`` itself, or its :class:`StackedTower` (engine stacked)."""
+    if cfg.engine == "modules":
+        return model
+    from numerics.stacked import StackedTower
+
+    return StackedTower(model)
 
 
 def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
@@ -101,7 +131,8 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, *, device="cpu", s
     dev = _resolve_device(device)
     data = dataset.to(dev)
     model.to(dev).train()
-    optimizer = _optimizer(model, cfg)
+    net = _engine(model, cfg)
+    optimizer = _optimizer(net, getattr(model, "config", None), cfg)
     generator = torch.Generator().manual_seed(seed)
     n = data.n_train
     batch = min(cfg.batch_size, n)
@@ -119,9 +150,10 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, *, device="cpu", s
         loss_sum = torch.zeros((), device=dev)
         for start in range(0, n, batch):
             index = perm[start:start + batch]
+            lr = _lr_at(cfg, result.steps, total)
             for group in optimizer.param_groups:
-                group["lr"] = _lr_at(cfg, result.steps, total)
-            loss = _loss(data.task, model(data.train_x[index]), data.train_y[index])
+                group["lr"] = lr * group["lr_scale"]
+            loss = _loss(data.task, net(data.train_x[index]), data.train_y[index])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -130,13 +162,15 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, *, device="cpu", s
         if not torch.isfinite(loss_sum):
             result.diverged = True
             break
-        record = _epoch_record(model, data, epoch)
+        record = _epoch_record(net, data, epoch)
         if not math.isfinite(record["train_loss"]):
             result.diverged = True
             break
         result.history.append(record)
         if progress:
             epochs.set_postfix(loss=f"{record['train_loss']:.3g}", test=f"{record['test_loss']:.3g}")
+    if net is not model:
+        net.write_back(model)
     result.wall_time_s = time.perf_counter() - start_time
     return result
 

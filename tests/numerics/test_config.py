@@ -10,6 +10,7 @@ from numerics.config import (
     deepnorm_alpha,
     deepnorm_beta,
     fixup_gain,
+    mup_lr_scale,
 )
 
 
@@ -19,7 +20,7 @@ def test_defaults_match_the_contract():
             cfg.activation, cfg.bias) == ("mlp", 8, 64, None, "none", "constant", 1.0, "relu", True)
     train = TrainConfig()
     assert (train.epochs, train.batch_size, train.lr, train.optimizer, train.weight_decay,
-            train.schedule) == (20, 128, 1e-3, "adamw", 0.0, "cosine")
+            train.schedule, train.engine) == (20, 128, 1e-3, "adamw", 0.0, "cosine", "modules")
 
 
 def test_configs_are_frozen():
@@ -71,6 +72,8 @@ def test_transformer_counts_two_blocks_per_layer():
     ({"activation": "tanh"}, "activation"), ({"depth": 2.5}, "depth"),
     ({"depth": True}, "depth"), ({"arch": "transformer", "width": 10, "heads": 4}, "heads"),
     ({"arch": "transformer", "norm": "batch"}, "norm"), ({"scaling": "deepnorm"}, "deepnorm"),
+    ({"norm": "post", "width": 1}, "width >= 2"), ({"norm": "pre", "width": 1}, "width >= 2"),
+    ({"arch": "transformer", "norm": "pre", "width": 1, "heads": 1}, "width >= 2"),
 ])
 def test_model_config_rejects_bad_fields(kwargs, field):
     with pytest.raises(ValueError, match=field):
@@ -86,7 +89,20 @@ def test_bias_must_be_a_bool():
     ({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"), ({"lr": 0.0}, "lr"),
     ({"lr": float("nan")}, "lr"), ({"optimizer": "lbfgs"}, "optimizer"),
     ({"weight_decay": -0.1}, "weight_decay"), ({"schedule": "step"}, "schedule"),
+    ({"engine": "jit"}, "engine"),
 ])
 def test_train_config_rejects_bad_fields(kwargs, field):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**kwargs)
+
+
+def test_a_width_one_cnn_may_normalise_over_its_pixels():
+    assert ModelConfig(arch="cnn", width=1, norm="post").width == 1
+
+
+@pytest.mark.parametrize("n", [1, 4, 100])
+def test_S5_mup_lr_scale_is_constant_for_sgd_and_inverse_sqrt_for_adam(n):
+    assert mup_lr_scale(n, "sgd") == 1.0
+    assert mup_lr_scale(n, "adamw") == pytest.approx(n ** -0.5, rel=1e-15)
+    with pytest.raises(ValueError, match="optimizer"):
+        mup_lr_scale(n, "lbfgs")

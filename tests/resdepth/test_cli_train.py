@@ -66,3 +66,35 @@ def test_bad_argument_values_are_rejected_by_the_parser(tmp_path, argv):
 def test_cuda_without_gpu_is_a_clear_error(tmp_path, capsys):
     assert main(["train", "--device", "cuda", "--quiet", "--out", str(tmp_path / "x")]) == 2
     assert "no CUDA GPU" in capsys.readouterr().err
+
+
+def test_the_default_recipe_trains_a_depth_4_mlp_past_93_percent(tmp_path, capsys):
+    """Issue 14: this command ended at 72.8% with the old defaults (AdamW 1e-3, batch 128)."""
+    out = tmp_path / "mlp4"
+    assert main(["train", "--model", "mlp", "--dataset", "digits", "--depth", "4", "--width",
+                 "32", "--epochs", "5", "--quiet", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["history"][-1]["test_acc"] > 0.93, metrics["history"][-1]
+    assert metrics["train_config"] == {"epochs": 5, "batch_size": 32, "lr": 0.01,
+                                       "optimizer": "adamw", "weight_decay": 0.0,
+                                       "schedule": "cosine", "engine": "stacked"}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--depth", "100000"], "too large to train here"),
+    (["--norm", "post", "--width", "1"], "width >= 2"),
+    (["--norm", "pre", "--width", "1"], "width >= 2"),
+    (["--model", "cnn", "--norm", "batch", "--engine", "stacked"], "stacked engine"),
+])
+def test_runs_that_cannot_work_stop_before_training(tmp_path, capsys, argv, message):
+    assert main(["train", *argv, "--quiet", "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_out_path_that_is_a_file_is_refused_before_training(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    assert main(["train", "--quiet", "--out", str(target / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file" in err and "Traceback" not in err
