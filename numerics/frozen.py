@@ -115,9 +115,34 @@ def trace_model(model, args: tuple = (), kwargs: dict | None = None, *,
     if traced_out.shape != eager.shape or (traced_out - eager).norm() / scale > REPRODUCE_TOL:
         raise ValueError(f"the traced graph of {captured.model_name} does not reproduce its "
                          "output (a construct the tracer recorded as a constant?)")
+    if captured.method.startswith("torch.fx"):
+        _check_inputs_still_flow(model, args, kwargs, output, captured)
     structure = find_structure(captured.graph, captured.node(captured.source), sink,
                                _facts(captured, actual))
     return TracedModel(captured, structure, actual, eager)
+
+
+def _check_inputs_still_flow(model, args, kwargs, output, captured: Captured) -> None:
+    """make_fx records as a constant whatever the model computes outside torch (numpy, say):
+    nudge the floating inputs and require the graph to follow the model."""
+    generator = torch.Generator().manual_seed(0)
+
+    def nudge(v):
+        if isinstance(v, torch.Tensor) and v.is_floating_point():
+            return v + 1e-4 * v.abs().mean() * torch.randn(v.shape, generator=generator,
+                                                           dtype=v.dtype).to(v.device)
+        return v
+
+    args2, kwargs2 = tuple(nudge(a) for a in args), {k: nudge(v) for k, v in kwargs.items()}
+    with torch.no_grad():
+        eager = select_output(model(*args2, **kwargs2), output)[0]
+        leaves = [v for v in (*args2, *kwargs2.values()) if isinstance(v, torch.Tensor)]
+        moved = Captured(**{**captured.__dict__, "inputs": dict(zip(captured.inputs, leaves))})
+        traced = run_graph(moved)[_sink(captured.graph).name]
+    if (traced - eager).norm() > 1e-10 * eager.norm():
+        raise ValueError(f"cannot trace {captured.model_name}: it computes part of its output "
+                         "outside torch (numpy or Python numbers), which the tracer can only "
+                         "record as a constant")
 
 
 class _FrozenPiece:
@@ -142,7 +167,10 @@ class _FrozenPiece:
 
 
 def _frozen_pieces(traced: TracedModel) -> list:
-    return [_FrozenPiece(p, traced.actual) for p in traced.chain]
+    """The chain's frozen maps, built once per traced model (their gate caches are reused)."""
+    if "_frozen" not in traced.__dict__:
+        traced.__dict__["_frozen"] = [_FrozenPiece(p, traced.actual) for p in traced.chain]
+    return traced.__dict__["_frozen"]
 
 
 def _step(fp: _FrozenPiece, stack, flags, deleted: bool = False):

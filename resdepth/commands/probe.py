@@ -55,8 +55,10 @@ def run(args) -> int:
     traced = trace(source, args.output)
     rows, plots, notes = probe(traced, source, seed=args.seed, draws=args.draws, out=out)
     payload = [row.as_dict() for row in rows]
+    from resdepth.report import counts, probe_markdown, results_json
+
     meta = _meta(traced, source, args, started)
-    from resdepth.report import probe_markdown, results_json
+    meta.update(counts=counts(payload), labels=sorted({r["label"] for r in payload}))
 
     (out / "results.json").write_text(results_json(payload, meta), encoding="utf-8")
     (out / "report.md").write_text(probe_markdown(source.name, payload, meta, notes),
@@ -68,17 +70,21 @@ def run(args) -> int:
 
 
 def _meta(traced, source, args, started) -> dict:
+    from datetime import datetime, timezone
+
     import torch
 
     from resdepth import __version__
     from resdepth.realmodels import traced_description
 
+    wall = round(time.time() - started, 3)
     return {"resdepth": __version__, "torch": torch.__version__,
-            "python": platform.python_version(), "model": source.name,
+            "python": platform.python_version(), "mode": "full", "strict": False,
+            "started": datetime.fromtimestamp(started, timezone.utc).isoformat(),
+            "wall_time_s": wall, "check_wall_time_s": {"probe": wall}, "model": source.name,
             "inputs": source.inputs_text, "output": args.output or "first tensor output",
             "tracer": traced.captured.method, "blocks": len(traced.blocks),
             "gates": traced.gates(), "device": str(traced.x0.device), "seed": args.seed,
-            "wall_time_s": round(time.time() - started, 3),
             "description": json.loads(json.dumps(traced_description(traced), default=str))}
 
 
