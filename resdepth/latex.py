@@ -30,6 +30,9 @@ _SPECIALS = {
     "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
 }
 _WRAP = r">{\raggedright\arraybackslash}p{5cm}"
+MAX_COLUMNS = 64
+"""Widest table written: 202 columns (``tables paths --max-depth 200``) exhaust TeX's memory
+after minutes; 64 compile in seconds (a page holds about 20 columns of short numbers)."""
 
 
 def escape(text: str) -> str:
@@ -114,6 +117,9 @@ def _body(found: Grid, symbols: dict) -> list[str]:
 def latex(table: Table) -> str:
     """The table as LaTeX source (see the module docstring), ending with a newline."""
     found = grid(table)
+    if len(found.heads) > MAX_COLUMNS:
+        raise ValueError(f"--format latex: this table would have {len(found.heads)} columns; "
+                         f"at most {MAX_COLUMNS} compile (choose smaller sizes, or csv/json)")
     spec, head, body = _spec(found), _head(found), _body(found, table.symbols)
     caption = caption_text(table, found, cell)
     tag = (f"\\caption{{{caption}}}" if caption else "") + (

@@ -46,7 +46,8 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--quick", action="store_true", default=None,
-                        help="the quick budget (about 5 minutes on 2 CPU cores)")
+                        help="the quick budget: smaller models and samples (under 5 minutes "
+                        "on 2 CPU cores)")
     parser.add_argument("--out", metavar="DIR", type=Path, default=Path("validate-out"),
                         help="output folder (default: validate-out)")
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,

@@ -144,3 +144,11 @@ def test_wide_layout_and_constants_in_md_and_latex():
     assert "| n | $k = 0$ | $k = 1$ |" in md and "| 2 | 20 | 21 |" in md
     tex = render(table, "latex")
     assert r"$2$ & $20$ & $21$ \\" in tex and "fixed = $3.5$" in tex
+
+
+def test_latex_refuses_a_table_too_wide_to_compile(capsys):
+    """202 columns (paths at depth 200) ran pdflatex out of memory after 8 minutes: refused."""
+    assert main(["tables", "paths", "--max-depth", "200", "--format", "latex"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "202 columns" in err and "at most 64" in err
+    assert main(["tables", "paths", "--max-depth", "63", "--format", "latex"]) == 0
