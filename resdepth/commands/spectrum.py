@@ -84,24 +84,12 @@ def run(args) -> int:
     """Build or load the model, compute its spectrum, print it (and plot it)."""
     plot = check_out_file(args.plot, "--plot") if args.plot else None
     if args.model is not None or args.checkpoint is not None:
-        payload = _real(args)
-        if plot is not None:
-            plot_real_spectrum(payload, plot)
-        _warn(payload)
-        print(json.dumps(payload) + "\n" if args.format == "json" else real_markdown(payload),
-              end="")
-        return 0
+        return _emit_frozen(_real(args), plot, args.format)
     if args.inputs is not None or args.output is not None:
         raise ResdepthError("--inputs and --output apply to --model or --checkpoint")
     cfg = _tower_config(args)
     if cfg.norm != "none":
-        payload = _frozen_tower(args, cfg)
-        if plot is not None:
-            plot_real_spectrum(payload, plot)
-        _warn(payload)
-        print(json.dumps(payload) + "\n" if args.format == "json" else real_markdown(payload),
-              end="")
-        return 0
+        return _emit_frozen(_frozen_tower(args, cfg), plot, args.format)
     model = build_tower(args.seed, cfg, in_dim=cfg.width, out_dim=cfg.width, bias_std=BIAS_STD)
     in_dim = model.embed[0].in_features
     with torch.no_grad():
@@ -125,6 +113,15 @@ def run(args) -> int:
     _warn(payload)
     text = json.dumps(payload) + "\n" if args.format == "json" else markdown(payload)
     print(text, end="")
+    return 0
+
+
+def _emit_frozen(payload: dict, plot, fmt: str) -> int:
+    """Plot, warn and print a frozen-gate spectrum's payload."""
+    if plot is not None:
+        plot_real_spectrum(payload, plot)
+    _warn(payload)
+    print(json.dumps(payload) + "\n" if fmt == "json" else real_markdown(payload), end="")
     return 0
 
 
