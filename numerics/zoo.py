@@ -7,14 +7,17 @@
 - :func:`tiny_transformer`: BERT (post-LN), GPT-2 (pre-LN) or ViT (pre-LN) from transformers
   configs with random weights (no hub download), and example inputs;
 - every weight, LayerNorm affine and BatchNorm running statistic drawn from one seeded
-  generator (:func:`randomise_`), so that no gate is at a trivial value (gamma = 1, mean 0).
+  generator (:func:`randomise_`), so that no gate is at a trivial value (gamma = 1, mean 0);
+- :func:`seeded_tower`: numerics' own tower of a ModelConfig with weights from a seed and
+  biases redrawn N(0, bias_std^2) (what commands build and what resdepth.strategies draws).
 """
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BasicBlock", "TRANSFORMERS", "randomise_", "resnet_cnn", "tiny_transformer"]
+__all__ = ["BasicBlock", "TRANSFORMERS", "gaussian_inputs", "randomise_", "resnet_cnn",
+           "seeded_tower", "tiny_transformer"]
 
 TRANSFORMERS = ("bert", "gpt2", "vit")
 
@@ -122,3 +125,32 @@ def tiny_transformer(kind: str, *, layers: int = 2, hidden: int = 16, seed: int 
     else:
         inputs = (torch.randint(0, vocab, (batch, tokens), generator=generator),)
     return model.double().eval(), inputs
+
+
+def seeded_tower(seed: int, cfg, *, in_dim: int, out_dim: int, bias_std: float = 0.5,
+                 dtype=torch.float64):
+    """The model of ``cfg`` with weights from ``torch.Generator().manual_seed(seed)``.
+
+    :func:`numerics.models.build_model` sets biases to 0; here every bias is redrawn
+    N(0, bias_std^2) from the same generator, so that R2's bias paths (the augmented
+    coordinate) are exercised. Returned in ``dtype``, eval mode. The layers' constructors
+    consume torch's global generator before their weights are redrawn, so the construction
+    runs inside :func:`torch.random.fork_rng`: global state is left as it was.
+    """
+    from numerics.models import build_model
+
+    generator = torch.Generator().manual_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        model = build_model(cfg, in_dim, out_dim, generator=generator)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("bias"):
+                param.copy_(torch.randn(param.shape, generator=generator) * bias_std)
+    return model.to(dtype).eval()
+
+
+def gaussian_inputs(seed: int, batch: int, in_dim: int, *, scale: float = 1.0,
+                    dtype=torch.float64) -> torch.Tensor:
+    """A (batch, in_dim) Gaussian input batch from a generator seeded ``seed + 1``."""
+    generator = torch.Generator().manual_seed(seed + 1)
+    return scale * torch.randn(batch, in_dim, generator=generator, dtype=dtype)

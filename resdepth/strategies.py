@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
 from numerics.config import ACTIVATIONS, NORMS, ModelConfig
-from numerics.models import build_model
+from numerics.zoo import gaussian_inputs, seeded_tower
 
 __all__ = [
     "activations",
@@ -119,26 +119,14 @@ def towers(**kwargs) -> st.SearchStrategy[tuple[int, ModelConfig]]:
 
 def build_tower(seed: int, cfg: ModelConfig, *, in_dim: int, out_dim: int,
                 bias_std: float = 0.5, dtype=torch.float64):
-    """The model of ``cfg`` with weights from ``torch.Generator().manual_seed(seed)``.
-
-    The initialisation of :func:`numerics.models.build_model` sets biases to 0; here every
-    bias is redrawn N(0, bias_std^2) from the same generator, so that tests exercise the bias
-    paths of R2 (the augmented coordinate). Returned in ``dtype``, eval mode. The layers'
-    constructors consume torch's global generator before their weights are redrawn, so the
-    construction runs inside :func:`torch.random.fork_rng`: global state is left as it was.
-    """
-    generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
-        model = build_model(cfg, in_dim, out_dim, generator=generator)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if name.endswith("bias"):
-                param.copy_(torch.randn(param.shape, generator=generator) * bias_std)
-    return model.to(dtype).eval()
+    """The model of a ``(seed, cfg)`` draw: :func:`numerics.zoo.seeded_tower` (weights from
+    ``torch.Generator().manual_seed(seed)``, biases redrawn N(0, bias_std^2), ``dtype``, eval
+    mode, global random state untouched)."""
+    return seeded_tower(seed, cfg, in_dim=in_dim, out_dim=out_dim, bias_std=bias_std,
+                        dtype=dtype)
 
 
 def tower_inputs(seed: int, batch: int, in_dim: int, *, scale: float = 1.0,
                  dtype=torch.float64) -> torch.Tensor:
-    """A (batch, in_dim) Gaussian input batch from a generator seeded ``seed + 1``."""
-    generator = torch.Generator().manual_seed(seed + 1)
-    return scale * torch.randn(batch, in_dim, generator=generator, dtype=dtype)
+    """A (batch, in_dim) Gaussian input batch: :func:`numerics.zoo.gaussian_inputs`."""
+    return gaussian_inputs(seed, batch, in_dim, scale=scale, dtype=dtype)

@@ -89,14 +89,13 @@ def build_residual_model(kind: str = "tower", *, depth: int = 2, width: int = 16
 
     from numerics import zoo
     from numerics.config import ModelConfig
-    from resdepth.strategies import build_tower, tower_inputs
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
     if kind in ("tower", "post-ln"):
         cfg = ModelConfig(depth=depth, width=width, norm="post" if kind == "post-ln" else "none")
-        model = build_tower(seed, cfg, in_dim=width, out_dim=3, dtype=torch.float64)
-        return model, (tower_inputs(seed, batch, width),)
+        model = zoo.seeded_tower(seed, cfg, in_dim=width, out_dim=3, dtype=torch.float64)
+        return model, (zoo.gaussian_inputs(seed, batch, width),)
     if kind == "resnet":
         return zoo.resnet_cnn((8,) * depth + (16,), seed=seed, batch=batch)
     return zoo.tiny_transformer(kind, layers=depth, hidden=width, seed=seed, batch=batch)

@@ -15,6 +15,7 @@ import torch
 
 from numerics.config import NORMS, ModelConfig
 from numerics.spectrum import block_scales, path_spectrum
+from numerics.zoo import seeded_tower as build_tower
 from resdepth.errors import (
     ResdepthError,
     check_out_file,
@@ -23,7 +24,7 @@ from resdepth.errors import (
     positive_int,
 )
 from resdepth.realmodels import RUNS_CODE, add_model_options
-from resdepth.strategies import build_tower, tower_inputs
+from resdepth.strategies import tower_inputs
 
 MAX_DEPTH = 1024
 MAX_FROZEN_DEPTH = 128
