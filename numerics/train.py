@@ -26,7 +26,7 @@ from numerics.data import Dataset, load_dataset
 from numerics.device import choose_device
 from numerics.models import build_model
 
-__all__ = ["TrainResult", "evaluate", "fit", "train_from_config"]
+__all__ = ["TrainResult", "evaluate", "fit", "initial_model", "train_from_config"]
 
 EVAL_BATCH = 4096
 INIT_STREAM = 0x5EED  # the initialisation's generator is seeded seed ^ INIT_STREAM, never seed itself
@@ -191,7 +191,13 @@ def train_from_config(model_cfg: ModelConfig, dataset_name: str, train_cfg: Trai
     batch order (seeded ``seed``) all derive from ``seed``.
     """
     dataset = load_dataset(dataset_name, seed=seed, n_train=n_train)
-    model = build_model(model_cfg, dataset.in_dim, dataset.out_dim,
-                        generator=torch.Generator().manual_seed(seed ^ INIT_STREAM))
+    model = initial_model(model_cfg, dataset, seed)
     result = fit(model, dataset, train_cfg, device=device, seed=seed, progress=progress)
     return model, result
+
+
+def initial_model(model_cfg: ModelConfig, dataset: Dataset, seed: int) -> nn.Module:
+    """The model :func:`train_from_config` starts from: ``model_cfg`` for ``dataset``, weights
+    drawn from a generator seeded ``seed ^ INIT_STREAM``."""
+    return build_model(model_cfg, dataset.in_dim, dataset.out_dim,
+                       generator=torch.Generator().manual_seed(seed ^ INIT_STREAM))

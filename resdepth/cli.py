@@ -26,6 +26,7 @@ COMMANDS = {
     "lesion": "Veit's lesion study on a real model against its frozen-gate spectrum (R2)",
     "probe": "check the theory (R2, R4, R5, S2/S3, lesions, D1) on a real model",
     "expand": "D1/D2/D5: insert a block into a trained post-LN MLP and measure",
+    "experiment": "paper 1's experiment: depth x scaling rule x normalisation, trained (S7)",
 }
 
 DESCRIPTION = """\

@@ -17,6 +17,7 @@ MODULES = {
     "signal": ("S2", "S3"),
     "scaling": ("S1", "S4", "S5"),
     "capacity": ("S6",),
+    "s7": ("S7",),
     "expansion": ("D1", "D2", "D3", "D4", "D5"),
 }
 """Each check module of ``resdepth.checks`` and the labels it registers checks for."""

@@ -1,0 +1,106 @@
+"""One run of the depth-scaling experiment: train it, and measure the model before and after.
+
+Per run (S7): the training outcome (final and best test accuracy and loss, final training loss,
+diverged, steps to the target loss) and, at initialisation and after training, on the first
+``probe_n`` test inputs of the run's own data, in float64:
+
+- GC = mean ||d model(x)/d x||_F^2 (:mod:`numerics.gc`);
+- the signal ratio ||x_n||^2 / ||x_0||^2, each block's realised scale and multiplier
+  (:mod:`numerics.stream`);
+- the signed path-length shares and mean path length (towers without normalisation, on the
+  first ``spectrum_n`` inputs).
+
+A diverged run's trained model holds non-finite weights: its trained measurements are None,
+never NaN. :func:`train_and_measure` is the picklable ``train`` function the sweep backends run.
+"""
+
+import math
+import time
+
+TARGET_FRACTION = 0.5
+"""The target training loss is TARGET_FRACTION * log(classes): half the loss of chance."""
+
+
+def probe_inputs(spec, n: int):
+    """The first ``n`` test inputs of ``spec``'s dataset (its seed and size), on the CPU."""
+    from numerics.data import load_dataset
+
+    data = load_dataset(spec.dataset, seed=spec.seed, n_train=spec.n_train)
+    return data.test_x[:n]
+
+
+def measure(model, x, spectrum_n: int) -> dict:
+    """GC, signal ratio, realised scales, multipliers and (no normalisation) path shares."""
+    import copy
+
+    import torch
+
+    from numerics.gc import geometric_complexity
+    from numerics.stream import path_shares, stream_summary
+
+    probe = copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
+    x = x.to(torch.float64)
+    found = {"gc": geometric_complexity(probe, x), **stream_summary(probe, x)}
+    if model.config.norm == "none" and model.config.arch == "mlp":
+        found.update(path_shares(probe, x[:spectrum_n]))
+    return {key: _finite_or_none(value) for key, value in found.items()}
+
+
+def _finite_or_none(value):
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value if math.isfinite(value) else None
+
+
+def outcome(metrics: dict, n_train: int, batch_size: int, classes: int) -> dict:
+    """The training outcome of a run from its TrainResult fields (see the module docstring).
+
+    A diverged run's final accuracy is chance (1/classes) and its final losses None; its best
+    values come from the epochs that finished before the loss went non-finite.
+    """
+    history, diverged = metrics["history"], bool(metrics["diverged"])
+    per_epoch = math.ceil(n_train / min(batch_size, n_train))
+    target = TARGET_FRACTION * math.log(classes)
+    reached = [r["epoch"] for r in history if r["train_loss"] <= target]
+    last = None if diverged or not history else history[-1]
+    return {
+        "diverged": diverged,
+        "final_test_acc": 1.0 / classes if last is None else last["test_acc"],
+        "best_test_acc": max((r["test_acc"] for r in history), default=None),
+        "final_test_loss": None if last is None else last["test_loss"],
+        "best_test_loss": min((r["test_loss"] for r in history), default=None),
+        "final_train_loss": None if last is None else last["train_loss"],
+        "steps_to_target": reached[0] * per_epoch if reached else None,
+        "target_loss": target,
+        "wall_time_s": metrics["wall_time_s"],
+    }
+
+
+def train_and_measure(spec, device: str, probe_n: int = 256, spectrum_n: int = 32):
+    """Train ``spec`` (one torch thread, as :func:`resdepth.sweep.train_run`) and measure it;
+    the TrainedRun's metrics are ``{"train": TrainResult fields, "measurements": {...}}``."""
+    import torch
+
+    from numerics.data import load_dataset
+    from numerics.train import fit, initial_model
+    from resdepth.store import TrainedRun, state_to_bytes
+    from resdepth.sweep import TRAIN_THREADS, result_to_metrics
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    start = time.perf_counter()
+    try:
+        data = load_dataset(spec.dataset, seed=spec.seed, n_train=spec.n_train)
+        x = data.test_x[:probe_n]
+        model = initial_model(spec.model, data, spec.seed)
+        initial = measure(model, x, spectrum_n)
+        result = fit(model, data, spec.train, device=device, seed=spec.seed)
+        trained = None if result.diverged else measure(model, x, spectrum_n)
+    finally:
+        torch.set_num_threads(threads)
+    return TrainedRun(
+        key=spec.key(), status="diverged" if result.diverged else "finished",
+        state=state_to_bytes(model.state_dict()),
+        metrics={"train": result_to_metrics(result),
+                 "measurements": {"initial": initial, "trained": trained}},
+        in_dim=data.in_dim, out_dim=data.out_dim, wall_time_s=time.perf_counter() - start)

@@ -1,0 +1,161 @@
+"""The depth-scaling experiment's four plots (matplotlib on Agg, via :func:`save_figure`).
+
+- ``accuracy_vs_depth.png``: final test accuracy against depth (log axis) per rule, 95% bars
+  over seeds, diverged runs counted at chance and marked, S7's threshold tau;
+- ``gc_vs_lam.png``: GC after training (and at initialisation, dashed) against lam for the
+  fixed-lam unnormalised rules, one line per depth (S7(e));
+- ``lr_sweep.png``: final training loss against the base learning rate, depth-muP beside
+  constant lam, one line per depth, the interpolated best rate marked (S7(f));
+- ``spectrum_shares.png``: signed path-length shares at initialisation (dashed) and after
+  training (solid) per rule, at the largest depth measured (R2's spectrum; mean length in the
+  legend).
+"""
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from resdepth.plots import plain_log_axis, plt, save_figure
+
+__all__ = ["PLOTS", "accuracy_vs_depth", "gc_vs_lam", "lr_sweep", "spectrum_shares"]
+
+PLOTS = ("accuracy_vs_depth.png", "gc_vs_lam.png", "lr_sweep.png", "spectrum_shares.png")
+
+
+def _log2_depth_axis(ax, depths) -> None:
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(depths, [str(d) for d in depths])
+    ax.minorticks_off()
+
+
+def accuracy_vs_depth(table, tau: float, chance: float, path: Path) -> str:
+    """Test accuracy +- 95% interval against depth per rule (diverged runs: x markers)."""
+    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    depths = sorted({d for _, d in table})
+    rules = list(dict.fromkeys(r for r, _ in table))
+    for k, rule in enumerate(rules):
+        cells = [(d, table[rule, d]) for d in depths if (rule, d) in table]
+        x = [d * 1.04 ** (k - len(rules) / 2) for d, _ in cells]  # spread the bars apart
+        mean = [c["interval"].mean for _, c in cells]
+        half = [min(c["interval"].half, 1.0) for _, c in cells]
+        line = ax.errorbar(x, mean, yerr=half, marker="o", ms=4, capsize=2, label=rule)
+        for xi, (_, c) in zip(x, cells):
+            if c["diverged"]:
+                ax.plot(xi, chance, "x", color=line[0].get_color(), ms=8)
+    ax.axhline(tau, color="0.4", ls="--", lw=1)
+    ax.annotate(f"tau = {tau:.2f} (trains)", xy=(depths[0], tau), xytext=(0, 3),
+                textcoords="offset points", fontsize="x-small", color="0.3")
+    ax.axhline(chance, color="0.7", ls=":", lw=1)
+    _log2_depth_axis(ax, depths)
+    ax.set_xlabel("depth n (residual blocks)")
+    ax.set_ylabel("final test accuracy")
+    ax.set_title("S7: test accuracy vs depth per rule (95% intervals over seeds;\n"
+                 "x = a diverged run, counted at chance)", fontsize="medium")
+    ax.legend(fontsize="x-small", ncols=3, loc="lower left")
+    return save_figure(fig, path)
+
+
+def gc_vs_lam(records, path: Path) -> str:
+    """log10 GC after training (solid) and at initialisation (dashed) against lam, per depth."""
+    from resdepth.experiment.analysis import gc_curves, lam_of
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    initial = defaultdict(dict)
+    for r in records:
+        gc = ((r.get("measurements") or {}).get("initial") or {}).get("gc")
+        if r["group"] == "grid" and lam_of(r) is not None and gc:
+            initial[r["depth"]].setdefault(round(lam_of(r), 12), []).append(math.log10(gc))
+    for depth, points in sorted(gc_curves(records).items()):
+        lams = [p["lam"] for p in points]
+        means = [float(np.mean(p["values"])) for p in points]
+        half = [float(np.std(p["values"], ddof=1)) * 2 / math.sqrt(len(p["values"]))
+                if len(p["values"]) > 1 else 0.0 for p in points]
+        line = ax.errorbar(lams, means, yerr=half, marker="o", ms=4, capsize=2,
+                           label=f"n = {depth}, trained")
+        start = sorted(initial[depth].items())
+        ax.plot([lam for lam, _ in start], [np.mean(v) for _, v in start], ls="--",
+                color=line[0].get_color(), alpha=0.6, label=f"n = {depth}, init")
+    ax.set_xscale("log")
+    ax.set_xlabel("lam (1/n, a/sqrt(n) for a in 0.5, 1, 2, 4, and 1)")
+    ax.set_ylabel("log10 GC = log10 mean ||d f/d x||_F^2")
+    ax.set_title("S7(e): geometric complexity vs lam (bars: 2 SE over seeds)",
+                 fontsize="medium")
+    ax.legend(fontsize="x-small", ncols=2)
+    return save_figure(fig, path)
+
+
+def lr_sweep(records, path: Path, classes: int) -> str:
+    """Final training loss against base lr, depth-muP | constant lam, one line per depth."""
+    from resdepth.experiment.rows import _best_log2_lr
+
+    sweep = [r for r in records if r["group"] == "sweep"]
+    fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.9), sharey=True, squeeze=False)
+    cap = math.log(classes)
+    for ax, rule in zip(axes[0], ("mup", "constant")):
+        for depth in sorted({r["depth"] for r in sweep}):
+            by_lr = defaultdict(list)
+            for r in sweep:
+                if r["rule"] == rule and r["depth"] == depth:
+                    loss = r["final_train_loss"]
+                    by_lr[r["lr"]].append(cap if loss is None else min(loss, cap))
+            if not by_lr:
+                continue
+            lrs = np.array(sorted(by_lr))
+            mean = np.array([np.mean(by_lr[lr]) for lr in lrs])
+            (line,) = ax.plot(lrs, mean, marker="o", ms=4, label=f"n = {depth}")
+            best = 2 ** _best_log2_lr(mean, lrs)
+            ax.axvline(best, color=line.get_color(), ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        plain_log_axis(ax.xaxis, subs=(1.0, 3.0))
+        ax.set_xlabel("base learning rate (AdamW)")
+        ax.set_title("depth-muP (block lr x n^-1/2)" if rule == "mup"
+                     else "constant lam = 1/2 (no lr rule)", fontsize="medium")
+        ax.legend(fontsize="x-small")
+    axes[0][0].set_ylabel(f"final training loss (diverged: log {classes})")
+    fig.suptitle("S7(f): learning-rate sweep per depth; dotted: interpolated best rate",
+                 fontsize="medium")
+    return save_figure(fig, path)
+
+
+def _mean_shares(records, rule: str, depth: int, when: str):
+    shares = [r["measurements"][when]["signed_shares"] for r in records
+              if r["group"] == "grid" and r["rule"] == rule and r["depth"] == depth
+              and r["a"] == 1.0 and (r.get("measurements") or {}).get(when)
+              and r["measurements"][when].get("signed_shares")]
+    return np.mean(np.array(shares, dtype=float), axis=0) if shares else None
+
+
+def spectrum_shares(records, path: Path) -> str:
+    """Signed shares s_k against k at init (dashed) and trained (solid), one panel per rule."""
+    candidates = sorted({(r["rule"], r["depth"]) for r in records if r["group"] == "grid"
+                         and ((r.get("measurements") or {}).get("initial") or {})
+                         .get("signed_shares")})
+    largest = {}
+    for rule, depth in candidates:
+        largest[rule] = max(depth, largest.get(rule, 0))
+    rules = sorted(largest)
+    cols = min(3, max(1, len(rules)))
+    rows = max(1, math.ceil(len(rules) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 2.8 * rows), squeeze=False)
+    for ax, rule in zip(axes.flat, rules):
+        for when, style in (("initial", "--"), ("trained", "-")):
+            shares = _mean_shares(records, rule, largest[rule], when)
+            if shares is None:
+                continue
+            k = np.arange(len(shares))
+            keep = max(8, int(np.nonzero(np.abs(shares) > 1e-3)[0].max(initial=0)) + 2)
+            mean = float((k * shares).sum())
+            ax.plot(k[:keep], shares[:keep], ls=style, marker=".", ms=3,
+                    label=f"{when} (mean length {mean:.2g})")
+        ax.set_title(f"{rule}, n = {largest[rule]}", fontsize="small")
+        ax.set_xlabel("path length k")
+        ax.legend(fontsize="xx-small")
+    for ax in list(axes.flat)[len(rules):]:
+        ax.axis("off")
+    axes[0][0].set_ylabel("signed share <y_k, x_n>/||x_n||^2")
+    fig.suptitle("R2 spectrum of the trained towers: signed path-length shares (sum to 1)",
+                 fontsize="medium")
+    return save_figure(fig, path)

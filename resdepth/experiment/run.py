@@ -1,0 +1,218 @@
+"""``resdepth experiment depth-scaling``: plan the grid, train it resumably, analyse, write.
+
+The flow reuses validate's machinery: the grid's RunSpecs (:mod:`resdepth.experiment.grid`)
+train on a :mod:`resdepth.sweep` backend (this process, spawned processes, or Ray) with
+:func:`resdepth.experiment.measure.train_and_measure`; each run, with its measurements at
+initialisation and after training, is committed to ``OUT/results.sqlite``
+(:class:`resdepth.store.Store`) the moment it finishes, so ``--resume`` loses no finished work.
+Then the records are analysed into the Table-1 analogue and S7's rows, and ``results.json``,
+``report.md``, ``runs.json`` and four plots are written.
+"""
+
+import functools
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from resdepth.errors import ResdepthError, check_out_dir
+from resdepth.experiment.grid import BUDGETS, DATASET_ARCH, RULES, Budget, plan
+from resdepth.experiment.measure import outcome, train_and_measure
+
+__all__ = ["DB_NAME", "ExperimentSettings", "Result", "budget_for", "run_experiment"]
+
+DB_NAME = "results.sqlite"
+GPU_DEPTH = 1024
+
+
+@dataclass(frozen=True)
+class ExperimentSettings:
+    """Everything that shapes one run of the experiment (the command line fills it)."""
+
+    out_dir: Path = Path("experiment-out")
+    quick: bool = False
+    seeds: int | None = None
+    depths: tuple[int, ...] | None = None
+    rules: tuple[str, ...] = tuple(RULES)
+    dataset: str = "mnist1d"
+    device: str = "auto"
+    backend: str = "local"
+    address: str | None = None
+    workers: int = 1
+    resume: bool = False
+    fresh: bool = False
+    seed: int = 0
+    sweep: bool = True
+    progress: bool = True
+    budget: Budget | None = None  # replaces the mode's budget entirely (tests, custom grids)
+
+    @property
+    def mode(self) -> str:
+        return "quick" if self.quick else "full"
+
+
+@dataclass
+class Result:
+    """What the experiment produced: records, the table, the rows, where it all went."""
+
+    settings: ExperimentSettings
+    budget: Budget
+    device: str
+    records: list[dict]
+    table: dict
+    rows: list
+    tau: float
+    ref: float
+    n_a: int
+    x0_energy: float
+    wall_time_s: float
+    started: str
+    classes: int = 10
+    trained: int = 0
+    reused: int = 0
+    errors: dict = field(default_factory=dict)
+
+
+def budget_for(settings: ExperimentSettings, device: str) -> Budget:
+    """The budget of ``settings.mode`` with the given seeds and depths; the full grid adds
+    depth 1024 on a GPU."""
+    budget = BUDGETS[settings.mode] if settings.budget is None else settings.budget
+    if settings.seeds is not None:
+        budget = replace(budget, seeds=settings.seeds)
+    if settings.depths is not None:
+        budget = replace(budget, depths=tuple(sorted(set(settings.depths))))
+    elif device == "cuda" and not settings.quick:
+        budget = replace(budget, depths=budget.depths + (GPU_DEPTH,))
+    return budget
+
+
+def _open_store(settings: ExperimentSettings):
+    from resdepth.store import Store
+
+    path = settings.out_dir / DB_NAME
+    if path.exists() and not (settings.resume or settings.fresh):
+        raise ResdepthError(f"{path} already holds an experiment: add --resume to continue it "
+                            f"(finished runs are reused) or --fresh to start over")
+    if settings.resume and not path.exists():
+        raise ResdepthError(f"--resume: {settings.out_dir} holds no experiment to resume "
+                            f"(no {DB_NAME}); run without --resume to start one")
+    if settings.fresh and path.exists():
+        path.unlink()
+    return Store(path)
+
+
+def run_experiment(settings: ExperimentSettings) -> Result:
+    """Train (or reuse) every run of the grid, analyse, and write the outputs."""
+    from numerics.device import choose_device
+    from resdepth.experiment import report
+    from resdepth.sweep import make_backend
+
+    start = time.perf_counter()
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    check_out_dir(settings.out_dir)
+    if settings.dataset not in DATASET_ARCH:
+        raise ResdepthError(f"--dataset must be one of {', '.join(DATASET_ARCH)}")
+    device = choose_device(settings.device).type
+    backend = make_backend(settings.backend, workers=settings.workers, address=settings.address)
+    budget = budget_for(settings, device)
+    grid = plan(settings.dataset, budget, settings.rules, seed=settings.seed,
+                sweep=settings.sweep)
+    store = _open_store(settings)
+    try:
+        todo = [spec for key, spec in grid.specs.items() if key not in store.finished_keys()]
+        train = functools.partial(train_and_measure, probe_n=budget.probe_n,
+                                  spectrum_n=budget.spectrum_n)
+        errors = _train(todo, backend, device, train, store, settings)
+        records = load_records(grid, store, errors)
+    finally:
+        store.close()
+    result = analyse(settings, budget, device, grid, records, started, start)
+    result.trained, result.reused = len(todo) - len(errors), len(grid.specs) - len(todo)
+    result.errors = errors
+    report.write_all(result)
+    return result
+
+
+def _train(todo, backend, device, train, store, settings) -> dict[str, str]:
+    """Train ``todo``, committing each run as it finishes; errors by key."""
+    from resdepth.sweep import describe
+
+    errors: dict[str, str] = {}
+    if not todo:
+        return errors
+    bar = tqdm(total=len(todo), desc="depth-scaling", unit="run", disable=not settings.progress)
+    runs = backend.run(todo, device, train)
+    try:
+        for spec, found in runs:
+            if isinstance(found, BaseException):
+                errors[spec.key()] = f"{type(found).__name__}: {found}"
+                tqdm.write(f"training {describe(spec)} raised {errors[spec.key()]}",
+                           file=sys.stderr)
+            else:
+                store.save_run(found)
+            bar.set_postfix_str(describe(spec), refresh=False)
+            bar.update(1)
+    except KeyboardInterrupt:
+        runs.close()
+        bar.close()
+        tqdm.write(f"interrupted: {len(store.finished_keys())} finished runs are saved in "
+                   f"{settings.out_dir / DB_NAME}; continue with --resume", file=sys.stderr)
+        raise
+    bar.close()
+    return errors
+
+
+def load_records(grid, store, errors) -> list[dict]:
+    """One record per grid entry whose run is in the store (see resdepth.experiment.analysis)."""
+    from dataclasses import asdict
+
+    records = []
+    for key, spec in grid.specs.items():
+        run = None if key in errors else store.load_run(key)
+        if run is None:
+            continue
+        found = outcome(run.metrics["train"], spec.n_train, spec.train.batch_size, run.out_dim)
+        for entry in grid.entries[key]:
+            records.append({**asdict(entry), **found,
+                            "measurements": run.metrics.get("measurements")})
+    return records
+
+
+def x0_energy(dataset: str, budget: Budget, seeds) -> tuple[float, int]:
+    """E||x_0||^2 at initialisation (embedding of the training inputs), mean over the seeds
+    (the input of S7(a)'s prediction, measured before any training), and the class count."""
+    import torch
+
+    from numerics.config import ModelConfig
+    from numerics.data import load_dataset
+    from numerics.train import initial_model
+
+    energies = []
+    for seed in seeds:
+        data = load_dataset(dataset, seed=seed, n_train=budget.n_train)
+        model = initial_model(ModelConfig(arch=DATASET_ARCH[dataset], depth=1,
+                                          width=budget.width), data, seed)
+        with torch.no_grad():
+            energies.append(float(model.embed(data.train_x).flatten(1).pow(2).sum(1).mean()))
+    return sum(energies) / len(energies), data.out_dim
+
+
+def analyse(settings, budget, device, grid, records, started, start) -> Result:
+    """The table, tau, n_a and the rows of ``records``."""
+    from resdepth.experiment.analysis import accuracy_table, trains_threshold
+    from resdepth.experiment.predictions import overflow_depth
+    from resdepth.experiment.rows import rows
+
+    if not records:
+        raise ResdepthError("no run of the grid finished; nothing to analyse")
+    energy, classes = x0_energy(grid.dataset, budget,
+                                range(settings.seed, settings.seed + budget.seeds))
+    table = accuracy_table(records)
+    tau, ref = trains_threshold(table, 1.0 / classes)
+    n_a = overflow_depth(1.0, 1.0, energy)
+    found = rows(table, records, tau, n_a, classes)
+    return Result(settings, budget, device, records, table, found, tau, ref, n_a, energy,
+                  time.perf_counter() - start, started, classes)

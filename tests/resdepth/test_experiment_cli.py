@@ -1,0 +1,87 @@
+"""``resdepth experiment depth-scaling`` end to end on a tiny budget, and S7 inside validate."""
+
+import json
+
+import jsonschema
+import pytest
+
+from resdepth.cli import main
+from resdepth.experiment import grid
+from resdepth.experiment.grid import RULES, TUNED_A, Budget, plan
+
+TINY = Budget(depths=(2, 4), seeds=2, width=4, n_train=64, epochs=2, batch_size=32, lr=1e-2,
+              sweep_depths=(2, 4), sweep_lrs=(1e-2,), probe_n=8, spectrum_n=4)
+SCHEMA = json.loads(open("docs/results.schema.json", encoding="utf-8").read())
+
+
+@pytest.fixture
+def tiny(monkeypatch):
+    monkeypatch.setitem(grid.BUDGETS, "quick", TINY)
+    return TINY
+
+
+def test_S7_plan_shares_the_tuned_a_1_run_with_inv_sqrt():
+    p = plan("mnist1d", TINY)
+    per_cell = len(TINY.depths) * TINY.seeds
+    assert len(p.specs) == per_cell * (len(RULES) - 1 + len(TUNED_A) - 1) + 2 * 2 * 1 * 2
+    shared = [e for e in p.entries.values() if {x.rule for x in e} == {"inv-sqrt", "tuned"}]
+    assert len(shared) == per_cell
+    mup = [s for s in p.specs.values() if s.model.scaling == "mup" and s.train.lr == 2e-2]
+    assert len(mup) == per_cell  # depth-muP's base rate: the recipe's x sqrt(4)
+    with pytest.raises(ValueError, match="unknown rules"):
+        plan("mnist1d", TINY, ("none", "magic"))
+
+
+def test_S7_experiment_writes_table_plots_rows_and_resumes(tmp_path, tiny, capsys):
+    out = tmp_path / "s7"
+    argv = ["experiment", "depth-scaling", "--quick", "--rules", "inv-sqrt", "fixup",
+            "--out", str(out), "--quiet"]
+    assert main(argv) in (0, 1)
+    printed = capsys.readouterr().out
+    assert "S7 depth-scaling (quick)" in printed
+    for name in ("accuracy_vs_depth.png", "gc_vs_lam.png", "lr_sweep.png",
+                 "spectrum_shares.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+    results = json.loads((out / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert {r["label"] for r in results["rows"]} == {"S7"}
+    assert [r["claim"][:5] for r in results["rows"]] == ["S7(b)", "S7(b)", "S7(e)", "S7(f)"]
+    report = (out / "report.md").read_text()
+    assert "| fixup |" in report and "n_a = " in report
+    runs = json.loads((out / "runs.json").read_text())
+    fixup = next(r for r in runs if r["rule"] == "fixup")
+    assert fixup["measurements"]["initial"]["signed_shares"][0] == pytest.approx(1.0)
+    assert main(argv) == 2 and "--resume" in capsys.readouterr().err
+    assert main([*argv, "--resume"]) in (0, 1)
+    assert "0 runs trained" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seeds", "1"], "at least 2"),
+    (["--resume"], "no experiment to resume"),
+])
+def test_S7_experiment_refuses_in_one_line(tmp_path, capsys, argv, message):
+    assert main(["experiment", "depth-scaling", *argv, "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_S7_experiment_checks_out_before_any_work(tmp_path, capsys):
+    target = tmp_path / "afile"
+    target.write_text("x")
+    assert main(["experiment", "depth-scaling", "--quick", "--out", str(target)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_S7_in_validate_quick_judges_a_to_c_and_skips_d_to_f(tmp_path, tiny):
+    from resdepth.settings import Settings
+    from resdepth.validate import validate
+
+    outcome = validate(Settings(out_dir=tmp_path / "v", quick=True, only=("S7",),
+                                progress=False))
+    claims = [r["claim"][:5] for r in outcome.rows]
+    assert claims[:1] == ["S7(a)"] and claims.count("S7(b)") == 4 and "S7(c)" in claims
+    skipped = [r for r in outcome.rows if r["verdict"] == "skipped"]
+    assert {r["claim"][:5] for r in skipped} >= {"S7(d)", "S7(e)", "S7(f)"}
+    assert not any(r["verdict"] == "diverged" for r in outcome.rows)
+    assert (tmp_path / "v" / "S7_accuracy_vs_depth.png").exists()
