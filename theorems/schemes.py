@@ -29,6 +29,13 @@ regime (explodes beta < 1/2, critical beta = 1/2, collapses beta > 1/2), and whe
 worst-case bound stays bounded (beta >= 1). beta is computed, not typed in:
 beta = -lim_{L -> oo} log lam_eff(L) / log L.
 
+Depth-muP is the only scheme with a learning-rate rule: the blocks' rate is eta under SGD and
+eta L^(-1/2) under Adam (Yang, Yu, Zhu, Hayou 2023). One step changes a block's output by lam
+times its update; SGD's gradient carries lam = a L^(-1/2), so the change is O(eta/L) per block
+and O(eta) over L blocks, while Adam's normalised update gives O(eta L^(-1/2)) per block and
+O(eta L^(1/2)) over L correlated blocks unless eta carries L^(-1/2)
+(:func:`numerics.config.mup_lr_scale`).
+
 >>> effective_lam("deepnorm", 16)
 0.0625
 >>> [s.name for s in SCHEMES if s.regime == "critical"]
@@ -57,7 +64,11 @@ def fixup_trained_scale(m=M) -> sp.Expr:
 
 @dataclass(frozen=True)
 class Scheme:
-    """A scheme: its name, the ModelConfig ``scaling`` that implements it, lam_eff(L) at init."""
+    """A scheme: its name, the ModelConfig ``scaling`` that implements it, lam_eff(L) at init.
+
+    ``lr_sgd`` and ``lr_adam``: the factor the scheme puts on the residual blocks' learning rate
+    as a function of L, under SGD and under Adam (None: the scheme prescribes none).
+    """
 
     name: str
     model_scaling: str
@@ -65,6 +76,8 @@ class Scheme:
     source: str
     note: str
     trained_scale: sp.Expr | None = None
+    lr_sgd: sp.Expr | None = None
+    lr_adam: sp.Expr | None = None
 
     @cached_property
     def beta(self) -> sp.Expr:
@@ -103,16 +116,20 @@ SCHEMES = (
            "x + alpha f(x), alpha = 0 at init: identity at init"),
     Scheme("fixup", "fixup", sp.Integer(0), "Zhang, Dauphin, Ma, Fixup Initialization: Residual "
            "Learning Without Normalization, ICLR 2019",
-           "last layer 0 at init (identity); inner layers times L^(-1/(2m-2))",
+           "last layer and classifier 0 at init (identity); inner layers times "
+           "L^(-1/(2m-2)); a scalar bias (init 0) before each layer and activation and a "
+           "scalar multiplier (init 1) per branch",
            trained_scale=A * fixup_trained_scale(2)),
     Scheme("deepnorm", "deepnorm", sp.simplify(_DEEPNORM_GAIN**2 / _DEEPNORM_ALPHA),
            "Wang, Ma, Dong, Huang, Zhang, Wei, DeepNet: Scaling Transformers to 1,000 Layers, "
            "arXiv 2203.00555, 2022", "post-LN, LN(alpha x + G(x)), alpha = (2N)^(1/4), "
            "branch gain (8N)^(-1/4), N = L/2: lam_eff = gain^2/alpha"),
     Scheme("depth-mup", "mup", A / sp.sqrt(L), "Yang, Yu, Zhu, Hayou, Tensor Programs VI: "
-           "Feature Learning in Infinite-Depth Neural Networks, ICLR 2024; Bordelon et al., "
-           "Depthwise Hyperparameter Transfer in Residual Networks, ICLR 2024",
-           "lam = a/sqrt(L)"),
+           "Feature Learning in Infinite-Depth Neural Networks, arXiv 2310.02244, 2023 "
+           "(ICLR 2024); Bordelon et al., Depthwise Hyperparameter Transfer in Residual "
+           "Networks, ICLR 2024",
+           "lam = a/sqrt(L); block learning rate eta L^(-gamma), gamma = 0 (SGD), 1/2 (Adam)",
+           lr_sgd=sp.Integer(1), lr_adam=1 / sp.sqrt(L)),
 )
 
 

@@ -5,7 +5,8 @@ implements it in numerics, lam_eff(L) as a formula in the number of residual blo
 constant a, its value at the chosen depths (``lam_eff_L<N>``), S4's exponent beta
 (lam_eff ~ a L^-beta; ``oo`` for schemes that start at the identity; the formulas are SymPy
 expressions, written as ``str`` in csv/json and by SymPy's LaTeX printer for people), the regime, whether S1's
-bound stays bounded, the branch scale once trained (Fixup) and the source.
+bound stays bounded, the branch scale once trained (Fixup), the factor on the blocks'
+learning rate under SGD and Adam (depth-muP, ``lr_sgd`` and ``lr_adam``) and the source.
 """
 
 from resdepth.errors import finite_nonnegative, positive_int
@@ -32,7 +33,7 @@ def compute(a: float, depths) -> list[dict]:
         row.update({f"lam_eff_L{n}": effective_lam(s.name, n, a) for n in depths})
         row.update({
             "beta": s.beta, "regime": s.regime, "s1_bounded": s.s1_bounded,
-            "trained_scale": s.trained_scale,
+            "trained_scale": s.trained_scale, "lr_sgd": s.lr_sgd, "lr_adam": s.lr_adam,
             "source": s.source,
         })
         rows.append(row)
@@ -43,11 +44,13 @@ def build(args) -> Table:
     depths = sorted(set(args.depths))
     headers = {"model_scaling": "ModelConfig scaling", "lam_eff": r"$\lambda_{\mathrm{eff}}(L)$",
                "beta": r"$\beta$", "s1_bounded": "S1 bounded", "trained_scale": "trained scale",
+               "lr_sgd": "block lr (SGD)", "lr_adam": "block lr (Adam)",
                **{f"lam_eff_L{n}": f"$L = {n}$" for n in depths}}
     caption = (r"S5: effective branch scale $\lambda_{\mathrm{eff}}(L)$ of known schemes at "
                rf"initialisation for $L$ residual blocks ($a = {args.a:g}$), S4's exponent "
                r"$\beta$ in $\lambda_{\mathrm{eff}} \sim a L^{-\beta}$ ($\infty$: the scheme "
-               r"starts at the identity), the regime, whether S1's bound stays bounded, and the "
-               r"scale once trained (Fixup).")
+               r"starts at the identity), the regime, whether S1's bound stays bounded, the "
+               r"scale once trained (Fixup), and the factor on the blocks' learning rate "
+               r"(depth-$\mu$P: 1 under SGD, $L^{-1/2}$ under Adam).")
     return Table(compute(args.a, depths), caption=caption, label="tab:resdepth-schemes",
                  headers=headers)

@@ -72,3 +72,15 @@ def test_S5_bad_inputs():
     with pytest.raises(ValueError, match="depth"):
         schemes.effective_lam("none", 0)
     assert math.isfinite(schemes.effective_lam("inv", 10**6))
+
+
+@pytest.mark.parametrize("depth", [1, 4, 64, 1000])
+def test_S5_depth_mup_learning_rate_rule_matches_numerics(depth):
+    """Yang et al. 2023: block lr eta (SGD), eta L^(-1/2) (Adam); numerics applies the same."""
+    from numerics.config import mup_lr_scale
+
+    s = schemes.scheme("depth-mup")
+    assert float(s.lr_sgd.subs(schemes.L, depth)) == mup_lr_scale(depth, "sgd") == 1.0
+    assert float(s.lr_adam.subs(schemes.L, depth)) == pytest.approx(mup_lr_scale(depth, "adamw"),
+                                                                    rel=1e-15)
+    assert all(o.lr_sgd is None and o.lr_adam is None for o in schemes.SCHEMES if o is not s)
