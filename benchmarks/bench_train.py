@@ -1,5 +1,10 @@
 """Training throughput of :func:`numerics.train.fit` against a bare PyTorch loop.
 
+:func:`step_time_per_block` (issue 14, item 6): one AdamW step of a residual MLP (width 16,
+batch 64) at depth 16 and 256, per block, for the model's own modules (engine ``modules``), the
+stacked engine (:mod:`numerics.stacked`) and a bare loop of functional calls on stacked tensors
+(the least Python a depth-n tower can cost); ratios are time / bare time (1 = no overhead).
+
 Both train the same freshly initialised residual MLP on the same digits tensors with AdamW,
 constant lr and the same batch size, on the same device. ``ratio_vs_bare_with_eval`` compares
 with a bare loop that also evaluates train and test loss/accuracy after every epoch (the same
@@ -16,6 +21,7 @@ from numerics.config import ModelConfig, TrainConfig
 from numerics.data import load_dataset
 from numerics.device import choose_device
 from numerics.models import build_model
+from numerics.stacked import StackedTower
 from numerics.train import evaluate, fit
 
 MODEL = ModelConfig(depth=8, width=128)
@@ -79,4 +85,72 @@ def fit_vs_bare_loop() -> dict:
     }
 
 
-BENCHMARKS = [fit_vs_bare_loop]
+STEP_DEPTHS, STEP_WIDTH, STEP_BATCH, STEP_REPEATS = (16, 256), 16, 64, 7
+
+
+def _bare_step(depth: int):
+    """One AdamW step of x_i = x_{i-1} + lam (W2 relu(W1 x + b1) + b2) on plain stacked tensors."""
+    gen = torch.Generator().manual_seed(0)
+    d = STEP_WIDTH
+    shapes = {"w1": (depth, d, d), "b1": (depth, d), "w2": (depth, d, d), "b2": (depth, d),
+              "embed": (d, 40), "head": (10, d)}
+    params = {k: (0.1 * torch.randn(v, generator=gen)).requires_grad_() for k, v in shapes.items()}
+    optimizer = torch.optim.AdamW(list(params.values()), lr=1e-3)
+    x, y = torch.randn(STEP_BATCH, 40, generator=gen), torch.randint(0, 10, (STEP_BATCH,))
+    lam = depth ** -0.5
+
+    def step():
+        z = F.linear(x, params["embed"])
+        w1, b1, w2, b2 = (params[k].unbind(0) for k in ("w1", "b1", "w2", "b2"))
+        for i in range(depth):
+            z = torch.add(z, F.linear(torch.relu(F.linear(z, w1[i], b1[i])), w2[i], b2[i]),
+                          alpha=lam)
+        loss = F.cross_entropy(F.linear(z, params["head"]), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def _engine_step(depth: int, stacked: bool):
+    model = build_model(ModelConfig(depth=depth, width=STEP_WIDTH, scaling="inv-sqrt"), 40, 10)
+    net = StackedTower(model) if stacked else model
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(STEP_BATCH, 40, generator=gen), torch.randint(0, 10, (STEP_BATCH,))
+
+    def step():
+        loss = F.cross_entropy(net(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return step
+
+
+def step_time_per_block() -> dict:
+    """Median per-block step time (microseconds) of modules, stacked and bare, and the ratios."""
+    import statistics
+
+    figures = {"width": STEP_WIDTH, "batch": STEP_BATCH, "threads": torch.get_num_threads()}
+    for depth in STEP_DEPTHS:
+        steps = {"modules": _engine_step(depth, False), "stacked": _engine_step(depth, True),
+                 "bare": _bare_step(depth)}
+        times = {name: [] for name in steps}
+        for name, step in steps.items():
+            step()  # warm-up
+        for _ in range(STEP_REPEATS):  # interleaved, so a slow spell hits all three alike
+            for name, step in steps.items():
+                start = time.perf_counter()
+                step()
+                times[name].append(time.perf_counter() - start)
+        median = {name: statistics.median(t) for name, t in times.items()}
+        for name, value in median.items():
+            figures[f"n{depth}_{name}_us_per_block"] = round(1e6 * value / depth, 1)
+        figures[f"n{depth}_modules_over_bare"] = round(median["modules"] / median["bare"], 2)
+        figures[f"n{depth}_stacked_over_bare"] = round(median["stacked"] / median["bare"], 2)
+    return figures
+
+
+BENCHMARKS = [fit_vs_bare_loop, step_time_per_block]
