@@ -32,12 +32,14 @@ from dataclasses import dataclass, field, replace
 from numerics.config import ModelConfig
 from resdepth.checks.base import RunSpec
 
-__all__ = ["BUDGETS", "DATASET_ARCH", "MUP_BASE_DEPTH", "RULES", "SWEEP_RULES", "TUNED_A",
+__all__ = ["BUDGETS", "DATASET_ARCH", "MAX_TRAIN", "MUP_BASE_DEPTH", "RULES", "SWEEP_RULES", "TUNED_A",
            "Budget", "Entry", "Plan", "Rule", "plan"]
 
 MUP_BASE_DEPTH = 4
 TUNED_A = (0.5, 1.0, 2.0, 4.0)
 DATASET_ARCH = {"mnist1d": "mlp", "digits": "cnn"}
+MAX_TRAIN = {"digits": 1437}
+"""Training-set sizes a dataset cannot exceed (digits: 1797 images, 360 held out for testing)."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ def _spec(dataset: str, budget: Budget, rule: Rule, a: float, depth: int, seed: 
                       norm=rule.norm, scaling=rule.scaling, lam=a)
     train = replace(recipe_for(cfg, dataset), epochs=budget.epochs,
                     batch_size=budget.batch_size, lr=lr)
-    return RunSpec(model=cfg, dataset=dataset, train=train, seed=seed, n_train=budget.n_train)
+    n_train = min(budget.n_train, MAX_TRAIN.get(dataset, budget.n_train))
+    return RunSpec(model=cfg, dataset=dataset, train=train, seed=seed, n_train=n_train)
 
 
 def plan(dataset: str, budget: Budget, rules=tuple(RULES), *, seed: int = 0,

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from resdepth.errors import ResdepthError, check_out_dir
-from resdepth.experiment.grid import BUDGETS, DATASET_ARCH, RULES, Budget, plan
+from resdepth.experiment.grid import BUDGETS, DATASET_ARCH, MAX_TRAIN, RULES, Budget, plan
 from resdepth.experiment.measure import outcome, train_and_measure
 
 __all__ = ["DB_NAME", "ExperimentSettings", "Result", "budget_for", "run_experiment"]
@@ -192,7 +192,8 @@ def x0_energy(dataset: str, budget: Budget, seeds) -> tuple[float, int]:
 
     energies = []
     for seed in seeds:
-        data = load_dataset(dataset, seed=seed, n_train=budget.n_train)
+        data = load_dataset(dataset, seed=seed,
+                            n_train=min(budget.n_train, MAX_TRAIN.get(dataset, budget.n_train)))
         model = initial_model(ModelConfig(arch=DATASET_ARCH[dataset], depth=1,
                                           width=budget.width), data, seed)
         with torch.no_grad():

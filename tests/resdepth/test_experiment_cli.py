@@ -32,6 +32,11 @@ def test_S7_plan_shares_the_tuned_a_1_run_with_inv_sqrt():
         plan("mnist1d", TINY, ("none", "magic"))
 
 
+def test_S7_digits_trains_the_cnn_on_the_whole_training_split():
+    specs = plan("digits", grid.BUDGETS["full"], ("inv-sqrt",), sweep=False).specs.values()
+    assert {(s.model.arch, s.n_train, s.dataset) for s in specs} == {("cnn", 1437, "digits")}
+
+
 def test_S7_experiment_writes_table_plots_rows_and_resumes(tmp_path, tiny, capsys):
     out = tmp_path / "s7"
     argv = ["experiment", "depth-scaling", "--quick", "--rules", "inv-sqrt", "fixup",
