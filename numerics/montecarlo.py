@@ -33,11 +33,14 @@ import torch.nn.functional as F
 
 __all__ = [
     "CHUNK_ELEMENTS",
+    "LN_EPS",
     "NORMS",
     "chunk_size",
     "gaussian_weights",
+    "geometric_rate",
     "linear_path_energies",
     "mean_and_se",
+    "median_and_se",
     "relu_path_energies",
     "signal_second_moments",
 ]
@@ -58,6 +61,50 @@ def mean_and_se(samples: torch.Tensor) -> tuple[float, float]:
     mean = samples.mean(0)
     se = samples.std(0, unbiased=True) / math.sqrt(n)
     return _scalar(mean), _scalar(se)
+
+
+def median_and_se(samples: torch.Tensor) -> tuple[float, float]:
+    """The sample median of a 1-d sample and a distribution-free standard error.
+
+    The SE is half the width of the order-statistic interval x_(N/2 - sqrt(N)/2) ..
+    x_(N/2 + sqrt(N)/2), which covers the median with probability ~68% (the Binomial(N, 1/2)
+    count of points below it has standard deviation sqrt(N)/2).
+
+    >>> median_and_se(torch.arange(101, dtype=torch.float64))
+    (50.0, 5.0)
+    """
+    n = samples.shape[0]
+    if samples.dim() != 1 or n < 4:
+        raise ValueError(f"need a 1-d sample of at least 4 values, got shape {tuple(samples.shape)}")
+    ordered = samples.sort().values
+    half = math.sqrt(n) / 2
+    lo, hi = max(0, round((n - 1) / 2 - half)), min(n - 1, round((n - 1) / 2 + half))
+    return ordered.median().item(), (ordered[hi] - ordered[lo]).item() / 2
+
+
+def geometric_rate(samples: torch.Tensor) -> tuple[float, float]:
+    """Least-squares slope b of log m_i = b i through the origin, i = 1..n, m_i the mean over
+    networks of ``samples[i]`` (shape (n + 1, N), ``samples[0]`` the value 1 at i = 0), and its
+    standard error by the delta method over networks (the m_i share networks, so their errors
+    are correlated; the SE carries that covariance).
+
+    exp(b) is the per-step decay factor of the means.
+
+    >>> x = torch.tensor([[1.0, 1.0], [0.5, 0.5], [0.25, 0.25]], dtype=torch.float64)
+    >>> b, se = geometric_rate(x)
+    >>> round(math.exp(b), 12), se
+    (0.5, 0.0)
+    """
+    n = samples.shape[0] - 1
+    if samples.dim() != 2 or n < 1 or samples.shape[1] < 2:
+        raise ValueError(f"samples must have shape (n + 1, N) with n >= 1, N >= 2, got "
+                         f"{tuple(samples.shape)}")
+    steps = torch.arange(1, n + 1, dtype=samples.dtype, device=samples.device)
+    means = samples[1:].mean(1)
+    weights = steps / steps.pow(2).sum()
+    slope = (weights * means.log()).sum()
+    influence = ((weights / means).unsqueeze(1) * (samples[1:] - means.unsqueeze(1))).sum(0)
+    return slope.item(), influence.std().item() / math.sqrt(samples.shape[1])
 
 
 def _scalar(value: torch.Tensor):
@@ -129,7 +176,10 @@ def signal_second_moments(depth, width, hidden, lam, n_nets, *, norm="none", gen
     - ``identity_share`` (``norm="post"`` only): the identity path's share of x_i,
       c_i^2 ||x_0||^2 / ||x_i||^2, where LN(z) = P z / s(z) (P removes the mean) gives
       x_i = c_i x_0 + (branch terms) with c_i = prod_{j <= i} 1 / s_j for the centred x_0;
-      shape (n + 1, n_nets). S3 states its geometric decay only as a measured trend.
+      shape (n + 1, n_nets): its mean is rho^i, rho = E 1/s^2 (S3;
+      :func:`theorems.block_law.postln_factor`);
+    - ``post_var`` (``norm="post"`` only): the variance v over features of x_{i-1} + lam f_i
+      that LayerNorm divides by, shape (n, n_nets): ||x_i||^2 = d v / (v + eps) exactly.
 
     plus ``mean`` and ``se`` (standard error) of ``ratio``, ``x0_sq`` (= d) and the
     arguments. The branches have no biases, W_1 ~ N(0, 2/d), W_2 ~ N(0, 1/h): sigma^2 = 1.
@@ -149,7 +199,7 @@ def signal_second_moments(depth, width, hidden, lam, n_nets, *, norm="none", gen
     u = torch.randn(n_nets, width, 1, generator=generator, dtype=dtype, device=device)
     u = u / u.norm(dim=1, keepdim=True)
     scale = torch.ones(n_nets, dtype=dtype, device=device)
-    layer_sq, shares = [x0_sq], [torch.ones_like(x0_sq)]
+    layer_sq, shares, post_var = [x0_sq], [torch.ones_like(x0_sq)], []
     for _ in range(depth):
         w1, w2 = _relu_layer(n_nets, width, hidden, generator, dtype, device)
         z = _layer_norm(x) if norm == "pre" else x
@@ -160,7 +210,8 @@ def signal_second_moments(depth, width, hidden, lam, n_nets, *, norm="none", gen
         x = x + lam * branch
         if norm == "post":
             centred = x - x.mean(1, keepdim=True)
-            s = torch.sqrt(centred.pow(2).mean((1, 2)) + LN_EPS)
+            post_var.append(centred.pow(2).mean((1, 2)))
+            s = torch.sqrt(post_var[-1] + LN_EPS)
             x = _layer_norm(x)
             scale = scale / s
         layer_sq.append(x.pow(2).sum((1, 2)))
@@ -177,6 +228,7 @@ def signal_second_moments(depth, width, hidden, lam, n_nets, *, norm="none", gen
         out["jac_ratio"] = u.pow(2).sum((1, 2))
     if norm == "post":
         out["identity_share"] = torch.stack(shares)
+        out["post_var"] = torch.stack(post_var)
     return out
 
 

@@ -1,4 +1,4 @@
-r"""S6: capacity enters through the depth product :math:`\prod_i (1 + \lambda_i B_i)` (bound).
+r"""S6: the Lipschitz bound's depth product :math:`\prod_i (1 + \lambda_i B_i)` (bound).
 
 THEORY.md, S6. If branch :math:`i` is :math:`B_i`-Lipschitz, the tower
 :math:`x_i = x_{i-1} + \lambda_i f_i(x_{i-1})` is Lipschitz with constant at most
@@ -9,24 +9,25 @@ THEORY.md, S6. If branch :math:`i` is :math:`B_i`-Lipschitz, the tower
     \le \exp\Big(\sum_i \lambda_i B_i\Big),
 
 the path sum of R1 with every path weighted by its branches' Lipschitz constants; with
-:math:`\lambda_i = \lambda`, :math:`B_i = c` it is S1's :math:`(1 + \lambda c)^n`. Depth therefore
-enters the Lipschitz bound (and D3's covering bound, whose per-layer factor is of the same form)
-only through :math:`\Pi_n`. Under :math:`\lambda = a/n` and :math:`B_i \le B`,
-:math:`\Pi_n \le e^{aB}` for every depth.
+:math:`\lambda_i = \lambda`, :math:`B_i = c` it is S1's :math:`(1 + \lambda c)^n`. Depth
+enters this Lipschitz bound only through :math:`\Pi_n`; under :math:`\lambda = a/n` and
+:math:`B_i \le B`, :math:`\Pi_n \le e^{aB}` for every depth. (D3's whole-class bound is not of
+this form: it has no lam, and grows with L through the parameter count and A^L.)
 
 Examples
 --------
 >>> capacity_product([0.5, 0.5], [1.0, 3.0])
 3.75
->>> exp_bound_holds()
-True
+>>> inv_depth_product_limit()
+exp(B*a)
 """
 
 import math
 
 import sympy as sp
 
-__all__ = ["capacity_product", "capacity_product_expr", "exp_bound_holds", "log_capacity_product"]
+__all__ = ["capacity_product", "capacity_product_expr", "inv_depth_product_limit",
+           "log_capacity_product"]
 
 
 def _check(lams, bounds) -> None:
@@ -57,13 +58,9 @@ def capacity_product_expr(n: int) -> tuple[sp.Expr, tuple, tuple]:
     return sp.Mul(*[1 + lam * b for lam, b in zip(lams, bounds, strict=True)]), lams, bounds
 
 
-def exp_bound_holds() -> bool:
-    r"""SymPy: :math:`\log(1 + u) \le u` for :math:`u \ge 0` (the derivative of
-    :math:`u - \log(1+u)` is :math:`u/(1+u) \ge 0` and it vanishes at 0), hence
-    :math:`\Pi_n \le e^{\sum \lambda_i B_i}`; and :math:`(1 + aB/n)^n \to e^{aB}`."""
-    u, a, b = sp.symbols("u a B", nonnegative=True)
+def inv_depth_product_limit() -> sp.Expr:
+    r"""lim (1 + a B / n)^n = e^{aB}: the product under lam = a/n and B_i = B. With S1's lemma
+    log(1 + u) <= u (:func:`theorems.lipschitz.log_lemma`), Pi_n <= e^{sum lam_i B_i}."""
+    a, b = sp.symbols("a B", nonnegative=True)
     n = sp.Symbol("n", positive=True, integer=True)
-    gap = u - sp.log(1 + u)
-    slope = sp.simplify(sp.diff(gap, u) - u / (1 + u)) == 0
-    limit = sp.limit((1 + a * b / n) ** n, n, sp.oo) == sp.exp(a * b)
-    return bool(slope and gap.subs(u, 0) == 0 and limit)
+    return sp.limit((1 + a * b / n) ** n, n, sp.oo)

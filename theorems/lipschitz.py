@@ -23,6 +23,7 @@ exp(a*c)
 
 import math
 import numbers
+import sys
 
 import sympy as sp
 from sympy.codegen.cfunctions import log1p
@@ -36,10 +37,11 @@ __all__ = [
     "C",
     "K",
     "N",
-    "bound_below_exp_inv_depth",
     "identity_tower_gain",
+    "inv_sqrt_depth_log_rate",
     "limit_inv_depth",
     "limit_inv_sqrt_depth",
+    "log_lemma",
     "s1_bound",
     "s1_log10_bound",
 ]
@@ -58,6 +60,7 @@ S1_PATH_SUM = sp.Sum(sp.binomial(N, K) * (LAM * C) ** K, (K, 0, N))
 S1_LOG_BOUND = N * log1p(LAM * C)
 
 _LN10 = math.log(10.0)
+_LOG10_FLOAT_MAX = math.log10(sys.float_info.max)  # 308.2547...: beyond it (1 + lam c)^n is inf
 
 
 def _check(n, lam, c) -> tuple[int, float, float]:
@@ -83,8 +86,9 @@ def s1_log10_bound(n: int, lam: float, c: float) -> float:
 def s1_bound(n: int, lam: float, c: float) -> float:
     """S1: (1 + lam c)^n as a float; ``OverflowError`` beyond the float range (never inf)."""
     log10 = s1_log10_bound(n, lam, c)
-    if log10 > 308:
-        raise OverflowError(f"(1 + lam c)^n = 10^{log10:.6f} exceeds the float range")
+    if log10 > _LOG10_FLOAT_MAX:
+        raise OverflowError(f"(1 + lam c)^n = 10^{log10:.6f} exceeds the float range; use "
+                            "s1_log10_bound")
     return math.exp(log10 * _LN10)
 
 
@@ -105,19 +109,28 @@ def limit_inv_depth() -> sp.Expr:
     return sp.limit(S1_BOUND.subs(LAM, A / N), N, sp.oo)
 
 
+def _inv_sqrt_depth_bound() -> sp.Expr:
+    """S1's bound under lam = a/sqrt(n), with c > 0: (1 + a c / sqrt(n))^n."""
+    return S1_BOUND.subs({LAM: A / sp.sqrt(N), C: sp.Symbol("c", positive=True)})
+
+
 def limit_inv_sqrt_depth() -> sp.Expr:
     """S1 with lam = a/sqrt(n): the limit of (1 + a c / sqrt(n))^n (it is oo for c > 0)."""
-    c = sp.Symbol("c", positive=True)
-    return sp.limit(S1_BOUND.subs({LAM: A / sp.sqrt(N), C: c}), N, sp.oo)
+    return sp.limit(_inv_sqrt_depth_bound(), N, sp.oo)
 
 
-def bound_below_exp_inv_depth() -> bool:
-    r"""S1 with lam = a/n: n log(1 + ac/n) <= ac for every n, proved through log(1+t) <= t.
+def inv_sqrt_depth_log_rate() -> sp.Expr:
+    """S1 with lam = a/sqrt(n): lim log((1 + a c/sqrt(n))^n) / sqrt(n) = a c, so the bound grows
+    like exp(a c sqrt(n)) (the rate pins the scaling: lam = a sqrt(n) would give oo here)."""
+    return sp.limit(sp.expand_log(sp.log(_inv_sqrt_depth_bound()), force=True) / sp.sqrt(N),
+                    N, sp.oo)
 
-    SymPy shows g(t) = t - log(1+t) has g(0) = 0 and g'(t) = t/(1+t) >= 0 for t >= 0, so
-    g >= 0; with t = ac/n, n log(1 + ac/n) <= ac, i.e. (1 + ac/n)^n <= e^{ac}.
-    """
+
+def log_lemma() -> dict:
+    r"""S1's lemma log(1 + t) <= t for t >= 0, by SymPy: h(t) = t - log(1 + t) has h(0) = 0 and
+    h'(t) = t/(1 + t) >= 0, so h >= 0; with t = ac/n, n log(1 + ac/n) <= ac, i.e.
+    (1 + ac/n)^n <= e^{ac} for every n. Returns ``t``, ``h_at_0`` and ``derivative`` (h'),
+    for the caller to check each fact."""
     t = sp.Symbol("t", nonnegative=True)
-    g = t - sp.log(1 + t)
-    derivative = sp.simplify(sp.diff(g, t) - t / (1 + t))
-    return bool(g.subs(t, 0) == 0 and derivative == 0 and (t / (1 + t)).is_nonnegative)
+    h = t - sp.log(1 + t)
+    return {"t": t, "h_at_0": h.subs(t, 0), "derivative": sp.simplify(sp.diff(h, t))}

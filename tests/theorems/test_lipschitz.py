@@ -45,11 +45,16 @@ def test_S1_inv_depth_limit_and_inv_sqrt_divergence():
     a, c = s1.A, s1.C
     assert sp.simplify(s1.limit_inv_depth() - sp.exp(a * c)) == 0
     assert s1.limit_inv_sqrt_depth() is sp.oo
+    assert s1.inv_sqrt_depth_log_rate() == a * sp.Symbol("c", positive=True)
 
 
 def test_S1_inv_depth_stays_below_exp_for_every_n():
     """S1: log(1+t) <= t proved by SymPy, hence (1 + ac/n)^n <= e^{ac} for all n."""
-    assert s1.bound_below_exp_inv_depth()
+    lemma = s1.log_lemma()
+    t = lemma["t"]
+    assert lemma["h_at_0"] == 0
+    assert sp.simplify(lemma["derivative"] - t / (1 + t)) == 0
+    assert lemma["derivative"].is_nonnegative
 
 
 @given(n=st.integers(min_value=1, max_value=10_000), a=rationals, c=rationals)
@@ -68,8 +73,25 @@ def test_S1_inv_sqrt_depth_grows_without_bound(n):
 @pytest.mark.parametrize("args, name", [((-1, 1, 1), "n"), ((1.5, 1, 1), "n"),
                                         ((2, float("nan"), 1), "lam"), ((2, 1, -1), "c")])
 def test_bad_inputs(args, name):
-    with pytest.raises(ValueError, match=name):
+    with pytest.raises(ValueError, match=f"^{name} must be"):
         s1.s1_bound(*args)
+
+
+def test_S1_exact_values_pin_every_constant():
+    """Exact values that move if any constant of the bound changes: the 1 in 1 + lam c, the
+    power n, the log10 conversion and the float-range threshold (10^308.25)."""
+    assert s1.s1_bound(3, 1, 1) == pytest.approx(8.0, rel=1e-15)
+    assert s1.s1_bound(0, 5, 5) == 1.0 and s1.s1_bound(4, 0, 7) == 1.0
+    assert s1.s1_bound(2, 0.5, 4) == pytest.approx(9.0, rel=1e-15)
+    assert s1.s1_log10_bound(2, 1, 9) == pytest.approx(2.0, rel=1e-15)
+    assert s1.s1_log10_bound(1, 0.5, 2) == pytest.approx(math.log10(2), rel=1e-15)
+    assert s1.s1_log10_bound(0, 1, 1) == 0.0
+    assert s1.s1_bound(1, 1, 1.5e308) == pytest.approx(1.5e308, rel=1e-12)  # 10^308.18 fits
+    with pytest.raises(OverflowError, match="float range; use s1_log10_bound$"):
+        s1.s1_bound(2, 1, 1e155)  # 10^310
+    assert s1.S1_BOUND.subs({s1.N: 2, s1.LAM: 3, s1.C: 5}) == 256
+    assert s1.S1_LOG_BOUND.subs({s1.N: 2, s1.LAM: 3, s1.C: 5}).rewrite(sp.log) == 2 * sp.log(16)
+    assert s1.identity_tower_gain(2) == (1 + s1.LAM * s1.C) ** 2
 
 
 def test_fraction_inputs_are_accepted():
