@@ -19,7 +19,8 @@ so the expanded model computes the old one evaluated on c h_j instead of h_j: th
 
 **D2.** R(V) is the risk as a function of the new block's V; G = grad R(0) by autograd
 (:func:`block_gradient`), per-sample gradients by ``torch.func`` (:func:`gradient_noise`), and
-the jumpboard line search R(t u), u = -G/||G|| (:func:`line_search`).
+the jumpboard line search R(t u), u = -G/||G|| (:func:`line_search`); per-example gradients
+(:func:`per_example_gradients`) feed D2's observability test (:mod:`numerics.observability`).
 """
 
 import copy
@@ -44,9 +45,11 @@ __all__ = [
     "line_search",
     "ln_twice_factor",
     "make_loss",
+    "per_example_gradients",
+    "block_inputs",
+    "risk_from_inputs",
     "rest_of_network",
     "risk_at",
-    "snr_sweep",
     "stream_at",
     "v_name",
 ]
@@ -162,6 +165,26 @@ def risk_at(model: nn.Module, position: int, v: torch.Tensor, x, y, loss) -> tor
     return loss(out, y).mean()
 
 
+def block_inputs(model: nn.Module, position: int, x) -> tuple[torch.Tensor, torch.Tensor]:
+    """(h_j, a) with a = phi(U h_j + b_1): what the new block at ``position`` reads, computed once
+    so that many values of V can be evaluated from it (:func:`risk_from_inputs`)."""
+    with torch.no_grad():
+        h = stream_at(model, position, x)
+        branch = model.blocks[position].branch
+        return h, branch[1](branch[0](h))
+
+
+def risk_from_inputs(model: nn.Module, position: int, v: torch.Tensor, h, a, y, loss
+                     ) -> torch.Tensor:
+    """R(V = v) from the new block's inputs (h_j, a) of :func:`block_inputs`: the same number
+    as :func:`risk_at` without recomputing the network below the block (differentiable in v)."""
+    block = model.blocks[position]
+    bias = block.branch[2].bias
+    update = a @ v.T + (0 if bias is None else bias)
+    return loss(rest_of_network(model, position + 1, block.normalise(h + block.lam * update)),
+                y).mean()
+
+
 def _v(model: nn.Module, position: int) -> torch.Tensor:
     return dict(model.named_parameters())[v_name(position)].detach()
 
@@ -185,40 +208,33 @@ def directional_fd(model: nn.Module, position: int, x, y, loss, directions: torc
         ])
 
 
-def gradient_noise(model: nn.Module, position: int, x, y, loss) -> dict:
-    """||G|| against its sampling noise, from per-example gradients g_i (D2's observability).
-
-    ``noise`` = sqrt(tr Cov(g_i) / m), the standard error of G = mean_i g_i in Frobenius norm;
-    ``snr`` = ||G|| / noise. Per-example gradients by ``torch.func.vmap(grad(...))``.
-    """
+def per_example_gradients(model: nn.Module, position: int, x, y, loss) -> torch.Tensor:
+    """The per-example gradients g_i = d loss(f_V(x_i), y_i)/dV at the model's current V, one
+    flattened row per example (shape (m, d h)), by ``torch.func.vmap(grad(...))``."""
     v = _v(model, position)
 
     def one(vv, xi, yi):
         return risk_at(model, position, vv, xi[None], yi[None], loss)
 
-    per = vmap(grad(one), in_dims=(None, 0, 0))(v, x, y).reshape(x.shape[0], -1).detach()
+    return vmap(grad(one), in_dims=(None, 0, 0))(v, x, y).reshape(x.shape[0], -1).detach()
+
+
+def gradient_noise(model: nn.Module, position: int, x, y, loss) -> dict:
+    """||G|| against its sampling noise in Frobenius norm, from per-example gradients g_i.
+
+    ``noise`` = sqrt(tr Cov(g_i) / m) (unbiased covariance), the standard error of
+    G = mean_i g_i spread over all d h coordinates; ``snr`` = ||G|| / noise. This ratio is kept
+    as a diagnostic only: it has almost no power against a weak but non-zero G_pop (it stays
+    near 1 while a directional test rejects; :mod:`numerics.observability`).
+    """
+    per = per_example_gradients(model, position, x, y, loss)
     g = per.mean(dim=0)
     m = per.shape[0]
-    centred = per - g
-    trace_cov = float((centred**2).sum()) / max(m - 1, 1)
+    trace_cov = float(((per - g) ** 2).sum()) / max(m - 1, 1)
     noise = math.sqrt(trace_cov / m)
     norm = float(g.norm())
     return {"grad_norm": norm, "noise": noise, "snr": norm / noise if noise > 0 else math.inf,
             "m": m}
-
-
-def snr_sweep(old: nn.Module, position: int, x, y, loss, *, hiddens, sizes,
-              generator: torch.Generator) -> list[dict]:
-    """:func:`gradient_noise` for new blocks of each hidden width h in ``hiddens`` (U ~ N(0, 2/d)
-    from ``generator``), on the first m' examples for each m' in ``sizes``: one row per (h, m')."""
-    if any(m > x.shape[0] or m < 2 for m in sizes):
-        raise ValueError(f"sizes must lie in [2, {x.shape[0]}], got {list(sizes)}")
-    rows = []
-    for hidden in hiddens:
-        model = insert_block(old, position, generator=generator, hidden=hidden)
-        for m in sizes:
-            rows.append({"hidden": hidden, **gradient_noise(model, position, x[:m], y[:m], loss)})
-    return rows
 
 
 def line_search(model: nn.Module, position: int, direction: torch.Tensor, steps, data) -> dict:

@@ -1,61 +1,131 @@
-r"""D5: when depth expansion is predicted to help, from D2's observability and D4's cost.
+r"""D2's observability test and D5's prediction: when a weak population gradient is seen.
 
-THEORY.md, D5 (the prediction the joint-scaling experiment measures). D2 guarantees a decrease of
-the training risk of at least :math:`\|G\|^2 / (2b)` along :math:`-G/\|G\|`, but the condition
-:math:`G \ne 0` is observable only when :math:`\|G\|` beats its sampling noise. With a nonzero
-population gradient the signal-to-noise ratio grows like :math:`\sqrt m` in the sample size and
-does not depend on the branch width (proofs.md, D2), so from a measurement
-:math:`\mathrm{snr}_0` at :math:`m_0`
+The new block's per-example gradients g_i (at V = 0) are i.i.d. with mean mu = G_pop and
+covariance Sigma. The *split directional test* takes u = -G_A/||G_A|| from m examples (the
+training sample) and the held-out mean of <g_i, u> over m other examples, with its standard
+error: z = mean_B <g_i, u> / (sd_B <g_i, u> / sqrt(m)); D2's condition is *observed* when
+z < -z_alpha (it rejects <G_pop, u> >= 0 at level alpha).
+
+**Expected z.** Write G_A = mu + xi, xi ~ (0, Sigma/m). Given u, the held-out mean is
+<mu, u> + O(m^-1/2) with variance u^T Sigma u / m, and ||mu + xi|| cancels from the ratio:
 
 .. math::
 
-    \mathrm{snr}(m) = \mathrm{snr}_0 \sqrt{m/m_0}, \qquad
-    m_z = m_0\,(z/\mathrm{snr}_0)^2
+    z \approx -\sqrt m\,\frac{\|\mu\|^2 + \langle\mu,\xi\rangle}{\sqrt{(\mu+\xi)^\top\Sigma(\mu+\xi)}},
+    \qquad \mathbb E z \approx -\sqrt m\,\frac{\|\mu\|^2}{\sqrt{\mu^\top\Sigma\mu + \mathrm{tr}(\Sigma^2)/m}}
 
-is the sample size at which the condition is observable at :math:`z` standard errors. Expansion
-is predicted to help when the condition is observable and the guaranteed decrease exceeds the
-statistical cost (a test-risk slack of D4), :math:`\|G\|^2/(2b) > \text{slack}`, with the
-decrease of :func:`theorems.expansion_descent.d2_guaranteed_decrease`.
+(:data:`EXPECTED_Z`; E xi^T Sigma xi = tr(Sigma^2)/m). The test detects the signal half of the
+time where E z = -z_alpha: the positive root of ||mu||^4 m^2 - z^2 mu^T Sigma mu m - z^2
+tr(Sigma^2) = 0 (:data:`DETECTION_SAMPLE_SIZE`, solved by SymPy). At mu = 0 the statistic is
+centred (size alpha). These are first-order approximations (Jensen on the denominator, Gaussian
+sums); the check measures how close they come.
 
-Examples
---------
->>> samples_to_observe(snr0=0.5, m0=256, z=3.0)
-9216.0
->>> predicted_to_help(grad_norm=0.2, smoothness=1.0, snr=4.0, slack=0.01, z=3.0)
-True
+**Misalignment.** Two independent gradients G_A, G_B of m examples each have
+E<G_A, G_B> = ||mu||^2 and Var <G_A, G_B> = 2 mu^T Sigma mu / m + tr(Sigma^2)/m^2 (exact for any
+distribution with these moments, up to the fourth-moment term of xi_A^T xi_B, which is
+tr(Sigma^2)/m^2 exactly), so in the Gaussian approximation
+
+.. math::
+
+    P(\langle G_A, G_B\rangle < 0) \approx \Phi\Bigl(-\frac{m\|\mu\|^2}
+    {\sqrt{2m\,\mu^\top\Sigma\mu + (\mathrm{tr}\,\Sigma)^2/d_{\mathrm{eff}}}}\Bigr),
+    \qquad d_{\mathrm{eff}} = \frac{(\mathrm{tr}\,\Sigma)^2}{\mathrm{tr}(\Sigma^2)},
+
+the *effective alignment dimension* (participation ratio of Sigma). At fixed ||mu||^2/tr Sigma
+(signal per unit of noise) a larger d_eff spreads the noise over more directions, so misalignment
+falls: the follow-up's mechanism for width. Whether d_eff grows with width is measured (D2's rows).
+
+**D5's prediction.** Where the condition is observed, the first-order decrease along u transfers
+to the population (D2, population form), and expansion is predicted to beat training the old model
+longer; where it is not, no first-order advantage is predicted.
+
+>>> round(expected_split_z(100, mu2=0.01, mu_sigma_mu=0.001, tr_sigma2=0.01), 4)
+-3.0151
+>>> round(samples_to_detect(mu2=0.01, mu_sigma_mu=0.001, tr_sigma2=0.01, alpha=0.05), 2)
+34.82
+>>> misalignment_probability(64, mu2=0.0, mu_sigma_mu=0.0, tr_sigma2=1.0)
+0.5
 """
 
 import math
+from statistics import NormalDist
 
 import sympy as sp
 
 from theorems._arguments import finite_nonnegative as _nonnegative
 from theorems._arguments import finite_positive as _positive
-from theorems.expansion_descent import d2_guaranteed_decrease
 
-__all__ = ["predicted_to_help", "samples_to_observe", "snr_at",
-           "samples_to_observe_expr"]
+__all__ = [
+    "DETECTION_SAMPLE_SIZE",
+    "EXPECTED_Z",
+    "MISALIGNMENT_Z",
+    "alignment_dimension",
+    "critical_z",
+    "detection_power",
+    "expected_split_z",
+    "misalignment_probability",
+    "samples_to_detect",
+]
+
+M = sp.Symbol("m", positive=True)
+MU2 = sp.Symbol("mu2", positive=True)
+MSM = sp.Symbol("mu_Sigma_mu", positive=True)
+TRS2 = sp.Symbol("tr_Sigma2", positive=True)
+ZA = sp.Symbol("z_alpha", positive=True)
+
+EXPECTED_Z = -sp.sqrt(M) * MU2 / sp.sqrt(MSM + TRS2 / M)
+DETECTION_SAMPLE_SIZE = next(
+    root for root in sp.solve(sp.Eq(MU2**2 * M**2 - ZA**2 * MSM * M - ZA**2 * TRS2, 0), M)
+    if root.subs({MU2: 1, MSM: 1, TRS2: 1, ZA: 1}) > 0)
+"""The sample size m at which E z = -z_alpha (the positive root; SymPy's solve)."""
+MISALIGNMENT_Z = -M * MU2 / sp.sqrt(2 * M * MSM + TRS2)
+"""P(<G_A, G_B> < 0) = Phi(MISALIGNMENT_Z) in the Gaussian approximation."""
+
+_NORMAL = NormalDist()
+_EXPECTED_Z = sp.lambdify((M, MU2, MSM, TRS2), EXPECTED_Z, "math")
+_DETECT = sp.lambdify((MU2, MSM, TRS2, ZA), DETECTION_SAMPLE_SIZE, "math")
 
 
-def snr_at(m: float, *, snr0: float, m0: float) -> float:
-    """snr(m) = snr0 sqrt(m / m0): the sqrt(m) growth of D2's signal-to-noise ratio."""
-    return snr0 * math.sqrt(_positive("m", m) / _positive("m0", m0))
+def critical_z(alpha: float) -> float:
+    """z_alpha = Phi^{-1}(1 - alpha): the one-sided critical value at level alpha."""
+    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    return _NORMAL.inv_cdf(1 - alpha)
 
 
-def samples_to_observe(*, snr0: float, m0: float, z: float) -> float:
-    """m_z = m0 (z / snr0)^2: the sample size at which ||G|| is z standard errors above noise."""
-    return _positive("m0", m0) * (_positive("z", z) / _positive("snr0", snr0)) ** 2
+def _moments(mu2, mu_sigma_mu, tr_sigma2):
+    return (_nonnegative("mu2", mu2), _nonnegative("mu_sigma_mu", mu_sigma_mu),
+            _positive("tr_sigma2", tr_sigma2))
 
 
-def samples_to_observe_expr() -> sp.Expr:
-    """m_z solved by SymPy from snr0 sqrt(m/m0) = z (a second route to :func:`samples_to_observe`)."""
-    m, m0, z, snr0 = sp.symbols("m m0 z snr0", positive=True)
-    (solution,) = sp.solve(sp.Eq(snr0 * sp.sqrt(m / m0), z), m)
-    return solution
+def expected_split_z(m: float, *, mu2: float, mu_sigma_mu: float, tr_sigma2: float) -> float:
+    """E z of the split directional test with m examples on each side (:data:`EXPECTED_Z`)."""
+    mu2, msm, trs2 = _moments(mu2, mu_sigma_mu, tr_sigma2)
+    return float(_EXPECTED_Z(_positive("m", m), mu2, msm, trs2))
 
 
-def predicted_to_help(*, grad_norm: float, smoothness: float, snr: float, slack: float,
-                      z: float = 3.0) -> bool:
-    """D5's prediction: the condition is observable (snr > z) and the decrease beats the slack."""
-    slack = _nonnegative("slack", slack)
-    return snr > _positive("z", z) and d2_guaranteed_decrease(grad_norm, smoothness) > slack
+def detection_power(m: float, *, mu2: float, mu_sigma_mu: float, tr_sigma2: float,
+                    alpha: float) -> float:
+    """P(z < -z_alpha) ~ Phi(-E z - z_alpha) (z taken with unit variance)."""
+    z = expected_split_z(m, mu2=mu2, mu_sigma_mu=mu_sigma_mu, tr_sigma2=tr_sigma2)
+    return _NORMAL.cdf(-z - critical_z(alpha))
+
+
+def samples_to_detect(*, mu2: float, mu_sigma_mu: float, tr_sigma2: float,
+                      alpha: float) -> float:
+    """m_50: the sample size per side at which E z = -z_alpha (:data:`DETECTION_SAMPLE_SIZE`)."""
+    mu2, msm, trs2 = _moments(mu2, mu_sigma_mu, tr_sigma2)
+    return float(_DETECT(_positive("mu2", mu2), msm, trs2, critical_z(alpha)))
+
+
+def misalignment_probability(m: float, *, mu2: float, mu_sigma_mu: float,
+                             tr_sigma2: float) -> float:
+    """P(<G_A, G_B> < 0) ~ Phi(-m ||mu||^2 / sqrt(2 m mu^T Sigma mu + tr(Sigma^2)))."""
+    mu2, msm, trs2 = _moments(mu2, mu_sigma_mu, tr_sigma2)
+    m = _positive("m", m)
+    return _NORMAL.cdf(-m * mu2 / math.sqrt(2 * m * msm + trs2))
+
+
+def alignment_dimension(tr_sigma: float, tr_sigma2: float) -> float:
+    """d_eff = (tr Sigma)^2 / tr(Sigma^2), between 1 and the dimension of Sigma."""
+    return _nonnegative("tr_sigma", tr_sigma) ** 2 / _positive("tr_sigma2", tr_sigma2)

@@ -18,7 +18,11 @@ MODULES = {
     "scaling": ("S1", "S4", "S5"),
     "capacity": ("S6",),
     "s7": ("S7",),
-    "expansion": ("D1", "D2", "D3", "D4", "D5"),
+    "d1_d2": ("D1", "D2"),
+    "d2_observability": ("D2",),
+    "d3": ("D3",),
+    "d4": ("D4",),
+    "d5": ("D5",),
 }
 """Each check module of ``resdepth.checks`` and the labels it registers checks for."""
 

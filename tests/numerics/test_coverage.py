@@ -1,4 +1,4 @@
-"""D4 coverage and D5 joint scaling at small scale (teacher-student)."""
+"""D4 coverage and D5 joint scaling at small scale (planted teacher-student family)."""
 
 import math
 
@@ -7,12 +7,14 @@ import torch
 
 from numerics.config import ModelConfig, TrainConfig
 from numerics.coverage import clopper_pearson, coverage_runs
-from numerics.data import load_dataset
-from numerics.joint_scaling import joint_scaling_point
+from numerics.joint_scaling import joint_scaling_point, t_interval
 from numerics.models import build_model
-from numerics.train import fit
-from theorems.rademacher import NetworkClass
-from theorems.test_risk import hoeffding_slack, route_e_slack
+from numerics.planted import PlantedTeacher
+from theorems.guarantees import (
+    hoeffding_slack,
+    restricted_rademacher,
+    restricted_route_e_slack,
+)
 
 
 def test_clopper_pearson_edges():
@@ -25,35 +27,58 @@ def test_clopper_pearson_edges():
 
 
 @pytest.fixture(scope="module")
-def trained_small():
-    data = load_dataset("teacher-student", seed=0, n_train=128, n_test=128)
+def old():
     cfg = ModelConfig(arch="mlp", depth=1, width=8, norm="post", bias=False)
-    model = build_model(cfg, data.in_dim, data.out_dim, generator=torch.Generator().manual_seed(0))
-    train = TrainConfig(epochs=2, batch_size=64, lr=3e-3)
-    fit(model, data, train, seed=0)
-    return model, data, train
+    return build_model(cfg, 16, 1, generator=torch.Generator().manual_seed(0)).double().eval()
 
 
-def test_D4_coverage_of_hoeffding_step_and_route_e(trained_small):
-    model, data, _ = trained_small
-    m, delta, clip = 64, 0.05, 4.0
-    res = coverage_runs(model.double(), data, position=1, m=m, reps=20, clip=clip,
-                        steps=[0.1, 0.3], n_pop=5000, generator=torch.Generator().manual_seed(1))
+def test_D4_coverage_of_hoeffding_step_and_restricted_route_e(old):
+    teacher = PlantedTeacher(old, 1, 4.0, noise_std=0.1, generator=torch.Generator().manual_seed(1))
+    m, delta, clip = 512, 0.05, 0.5
+    res = coverage_runs(old, teacher.sample, position=1, m=m, reps=20, clip=clip,
+                        steps=[0.05, 0.1], n_pop=5000, generator=torch.Generator().manual_seed(2))
+    assert res["beta"] == 0.1 and len(res["runs"]) == 20
     hoeff = hoeffding_slack(m, delta, clip)
     hits = sum(r["train_jump"] <= res["pop_jump"] + hoeff for r in res["runs"])
     assert clopper_pearson(hits, 20, delta)[1] >= 1 - delta
-    cls = NetworkClass(d=8, depth=2, hidden=8, in_dim=16, head_norm=10, embed_norm=10,
-                       u_norm=10, v_norm=10, input_norm=res["max_input_norm"])
-    s_e = route_e_slack(cls, m, delta, loss_bound=clip, loss_lipschitz=2 * math.sqrt(clip))
-    assert all(r["pop_sel"] <= r["train_sel"] + s_e for r in res["runs"])
-    assert all(r["train_sel"] <= r["train_old"] for r in res["runs"])
+    for run in res["runs"]:
+        rad = restricted_rademacher(run["q"], m, beta=0.1, lam=1.0, d=8)
+        assert run["pop_sel"] <= run["train_sel"] + restricted_route_e_slack(
+            rad, m, delta, loss_bound=clip)
+        assert run["train_sel"] <= run["train_old"] and run["q"] > 0
+    assert res["pop_old"] > res["pop_jump"]  # the planted signal gives a population margin
 
 
-def test_D5_joint_scaling_point_records_everything(trained_small):
-    model, data, train = trained_small
-    point = joint_scaling_point(model.float(), data, train, TrainConfig(epochs=1, batch_size=64),
-                                position=0, seed=0)
-    assert point["depth"] == 1 and point["n_train"] == 128
-    for key in ("expanded_test", "longer_test", "scratch_test", "snr"):
+def test_D5_joint_scaling_point_records_everything(old):
+    teacher = PlantedTeacher(old, 1, 2.0, noise_std=0.1, generator=torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(5)
+    data, held = teacher.dataset(64, 128, gen), teacher.sample(64, gen)
+    point = joint_scaling_point(old.float(), data, held, TrainConfig(epochs=1, batch_size=64),
+                                TrainConfig(epochs=1, batch_size=64), position=1, seed=0)
+    assert point["depth"] == 1 and point["m"] == 64
+    for key in ("expanded_test", "longer_test", "scratch_test", "z", "old_test"):
         assert math.isfinite(point[key])
-    assert point["beats_longer"] == (point["expanded_test"] < point["longer_test"])
+    assert point["observed"] == (point["z"] < -1.6448536269514722)
+    assert not any(point[f"{k}_diverged"] for k in ("expanded", "longer", "scratch"))
+
+
+def test_D5_a_diverged_run_has_no_test_loss(old):
+    """A learning rate that makes training blow up is reported as diverged, never as a number."""
+    teacher = PlantedTeacher(old, 1, 2.0, noise_std=0.1, generator=torch.Generator().manual_seed(4))
+    gen = torch.Generator().manual_seed(6)
+    data, held = teacher.dataset(64, 64, gen), teacher.sample(64, gen)
+    point = joint_scaling_point(old.float(), data, held, TrainConfig(epochs=1, batch_size=64),
+                                TrainConfig(epochs=2, batch_size=8, lr=1e30, optimizer="sgd"),
+                                position=1, seed=1)
+    for name in ("expanded", "longer"):
+        assert point[f"{name}_diverged"] and point[f"{name}_test"] is None
+
+
+def test_D5_t_interval_exact_values():
+    mean, lo, hi = t_interval([1.0, 2.0, 3.0], 0.95)
+    assert mean == 2.0 and hi - mean == pytest.approx(4.302652729911275 / math.sqrt(3), rel=1e-9)
+    assert lo == pytest.approx(2 * mean - hi, rel=1e-15)
+    with pytest.raises(ValueError):
+        t_interval([1.0])
+    with pytest.raises(ValueError):
+        t_interval([1.0, float("nan")])

@@ -1,0 +1,214 @@
+"""Checks of D4: coverage of the two test-risk guarantees on the planted teacher-student family.
+
+The restricted class (the inserted block's V in a ball of radius beta, the rest fixed at the
+trained old model) has a Rademacher bound computed on each sample (theorems/guarantees.py,
+numerics/restricted.py); the whole class of D3 is reported beside it. A route whose slack
+exceeds the loss range M is vacuous: its coverage holds by arithmetic and the row is
+inconclusive. A coverage row fails when the Clopper-Pearson interval of the observed coverage
+lies wholly below 1 - delta; its power names the true coverage it would catch.
+"""
+
+import math
+
+import torch
+
+from numerics.coverage import clopper_pearson, coverage_runs
+from numerics.expansion import block_gradient, insert_block, make_loss, risk_at
+from numerics.restricted import restricted_constants
+from resdepth.checks.base import CheckResult, register
+from resdepth.checks.expansion_setup import load_old, old_spec, planted, position, with_plot
+from resdepth.checks.rows import Criterion, Power
+from resdepth.plots import plt, save_figure
+from theorems.guarantees import (
+    hoeffding_slack,
+    restricted_rademacher,
+    restricted_route_e_slack,
+    restricted_route_p_slack,
+    restricted_sample_size,
+    route_e_slack,
+    route_p_slack,
+)
+from theorems.rademacher import NetworkClass
+
+DELTA = 0.05
+CLIP = 0.5
+SCALE = 16.0
+STEPS = (0.025, 0.05, 0.1)
+INPUT_BOUND = 12.0  # ||x|| <= X fixed a priori; P(||N(0, I_16)|| > 12) < 1e-20
+
+
+def _sizes(ctx) -> dict:
+    if ctx.quick:
+        return {"reps": 30, "n_pop": 100000, "n_pilot": 20000, "cap": 2**15}
+    return {"reps": 150, "n_pop": 400000, "n_pilot": 50000, "cap": 2**17}
+
+
+@register("D4", needs=lambda ctx: [old_spec(ctx)])
+def d4_coverage(ctx) -> list[CheckResult]:
+    """D4: coverage of routes P and E (restricted class) and of route P's Hoeffding step."""
+    sizes = _sizes(ctx)
+    old, _, _ = load_old(ctx)
+    j = position(old)
+    teacher = planted(old, SCALE, ctx.seed + 40)
+    m, pilot = _choose_m(old, j, teacher, sizes, ctx.seed)
+    res = coverage_runs(old, teacher.sample, position=j, m=m, reps=sizes["reps"], clip=CLIP,
+                        steps=STEPS, n_pop=sizes["n_pop"],
+                        generator=torch.Generator().manual_seed(ctx.seed + 41))
+    margin = res["pop_old"] - res["pop_jump"]
+    lam, d = pilot["lam"], pilot["d"]
+    slacks = []
+    for run in res["runs"]:
+        rad = restricted_rademacher(run["q"], m, beta=res["beta"], lam=lam, d=d)
+        slacks.append({"P": restricted_route_p_slack(rad, m, DELTA, loss_bound=CLIP),
+                       "E": restricted_route_e_slack(rad, m, DELTA, loss_bound=CLIP)})
+    whole = _whole_class_slacks(res["model"], res["beta"], m)
+    hoeff = hoeffding_slack(m, DELTA, CLIP)
+    runs = res["runs"]
+    events = {
+        "Hoeffding step of route P: R_S(f_J) <= R(f_J) + M sqrt(log(1/delta)/2m)":
+            ([r["train_jump"] <= res["pop_jump"] + hoeff for r in runs], hoeff),
+        "route P, restricted class: R(f^) <= R(f_0) - Delta + s_P(S)":
+            ([r["pop_sel"] <= res["pop_old"] - margin + s["P"] for r, s in zip(runs, slacks,
+                                                                                strict=True)],
+             _mean(s["P"] for s in slacks)),
+        "route E, restricted class: R(f^) <= R_S(f^) + s_E(S)":
+            ([r["pop_sel"] <= r["train_sel"] + s["E"] for r, s in zip(runs, slacks, strict=True)],
+             _mean(s["E"] for s in slacks)),
+        "route P, whole class (D3's covering bound)":
+            ([r["pop_sel"] <= res["pop_old"] - margin + whole["P"] for r in runs], whole["P"]),
+        "route E, whole class (D3's covering bound)":
+            ([r["pop_sel"] <= r["train_sel"] + whole["E"] for r in runs], whole["E"]),
+    }
+    certify = _certification(res, slacks, margin, pilot, m)
+    rows = [_coverage_row(claim, hits, slack, m, margin, certify) for claim, (hits, slack)
+            in events.items()]
+    plot = _plot(ctx, rows, events, margin, m)
+    return [with_plot(row, plot) for row in rows]
+
+
+def _mean(values) -> float:
+    values = list(values)
+    return sum(values) / len(values)
+
+
+def _choose_m(old, j, teacher, sizes, seed) -> tuple[int, dict]:
+    """The sample size of the coverage runs, fixed before them from population quantities:
+    the next power of 2 above 1.5 x the m at which route P certifies (capped)."""
+    gen = torch.Generator().manual_seed(seed + 42)
+    model = insert_block(old, j, generator=torch.Generator().manual_seed(seed + 41))
+    x, y = teacher.sample(sizes["n_pilot"], gen)
+    pilot = restricted_constants(model, j, x, y, beta=max(STEPS), clip=CLIP)
+    loss = make_loss("regression", clip=CLIP)
+    g = block_gradient(model, j, x, y, loss)
+    with torch.no_grad():
+        risks = [float(risk_at(model, j, -t * g / g.norm(), x, y, loss)) for t in (0.0, *STEPS)]
+    margin = risks[0] - min(risks[1:])
+    if margin <= 0:
+        return sizes["cap"], {**pilot, "margin": margin, "m_route_p": None}
+    m_p = restricted_sample_size("P", margin, DELTA, loss_bound=CLIP, q=pilot["q"],
+                                 beta=max(STEPS), lam=pilot["lam"], d=pilot["d"])
+    m = min(sizes["cap"], 2 ** math.ceil(math.log2(1.5 * m_p)))
+    return m, {**pilot, "margin": margin, "m_route_p": m_p}
+
+
+def _whole_class_slacks(model, beta, m) -> dict:
+    blocks = model.blocks
+    cls = NetworkClass(
+        d=model.config.width, depth=len(blocks), hidden=blocks[0].branch[0].out_features,
+        in_dim=model.embed[0].in_features, out_dim=model.head[0].out_features,
+        head_norm=_fro(model.head[0].weight), embed_norm=_fro(model.embed[0].weight),
+        u_norm=max(_fro(b.branch[0].weight) for b in blocks),
+        v_norm=max([beta] + [_fro(b.branch[2].weight) for b in blocks]), input_norm=INPUT_BOUND)
+    loss = {"loss_bound": CLIP, "loss_lipschitz": 2 * math.sqrt(CLIP)}
+    return {"P": route_p_slack(cls, m, DELTA, **loss), "E": route_e_slack(cls, m, DELTA, **loss)}
+
+
+def _fro(weight) -> float:
+    return float(weight.detach().norm())
+
+
+def _certification(res, slacks, margin, pilot, m) -> dict:
+    """Does each restricted route certify an improvement at m, and from which m on?"""
+    decrease = [r["train_old"] - r["train_sel"] for r in res["runs"]]
+    q = _mean(r["q"] for r in res["runs"])
+    kwargs = {"loss_bound": CLIP, "q": q, "beta": res["beta"], "lam": pilot["lam"],
+              "d": pilot["d"]}
+    return {
+        "margin": margin, "m": m, "q": q, "beta": res["beta"],
+        "route_p_certifies": _mean(float(margin > s["P"]) for s in slacks),
+        "route_e_certifies": _mean(float(dd > s["E"]) for dd, s in zip(decrease, slacks,
+                                                                        strict=True)),
+        "m_route_p": restricted_sample_size("P", margin, DELTA, **kwargs) if margin > 0 else None,
+        "m_route_e": restricted_sample_size("E", _mean(decrease), DELTA, **kwargs)
+        if _mean(decrease) > 0 else None,
+        "tables_command": (f"resdepth tables guarantees --delta {DELTA} --loss-bound {CLIP} "
+                           f"--d {pilot['d']} --beta {res['beta']:g} --lam {pilot['lam']:g} "
+                           f"--q {q:.4g} --margin {margin:.4g} --m {m}"),
+    }
+
+
+def _detectable(reps: int) -> float:
+    """The largest observed coverage k/reps whose Clopper-Pearson interval lies below 1-delta:
+    a true coverage at or below it fails the row about half of the time or more."""
+    k = max((k for k in range(reps + 1) if clopper_pearson(k, reps, DELTA)[1] < 1 - DELTA),
+            default=0)
+    return k / reps
+
+
+def _coverage_row(claim, hits, slack, m, margin, certify) -> CheckResult:
+    k, reps = sum(hits), len(hits)
+    lo, hi = clopper_pearson(k, reps, DELTA)
+    vacuous = slack >= CLIP
+    return CheckResult(
+        "D4", f"coverage >= 1 - delta = {1 - DELTA} at m = {m}: {claim}"
+        + (" (vacuous: slack above the loss range)" if vacuous else ""), "bound", 1 - DELTA,
+        k / reps, hi, Criterion("Clopper-Pearson upper end of the coverage", ">=", 1 - DELTA),
+        Power(f"a slack below the loss range M = {CLIP} (else coverage holds by arithmetic); "
+              f"then a true coverage at or below {_detectable(reps):.3f} would fail this row "
+              f"({reps} repetitions)", slack, "<", CLIP),
+        details={"coverage": k / reps, "clopper_pearson": [lo, hi], "reps": reps,
+                 "mean_slack": slack, "margin": margin, **certify})
+
+
+def _plot(ctx, rows, events, margin, m) -> str | None:
+    """D4_coverage.png: each route's slack against the loss range (vacuous above it) and the
+    margin; coverage per route with Clopper-Pearson intervals against 1 - delta."""
+    path = ctx.plot_path("D4_coverage.png")
+    if path is None:
+        return None
+    names = ["Hoeffding\nstep", "P\nrestricted", "E\nrestricted", "P\nwhole class",
+             "E\nwhole class"]
+    slacks = [slack for _, slack in events.values()]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    colours = ["C3" if s >= CLIP else "C0" for s in slacks]
+    left.bar(range(len(names)), slacks, color=colours)
+    left.axhline(CLIP, color="k", ls="--", label=f"loss range M = {CLIP}: above it vacuous")
+    left.axhline(margin, color="C2", ls=":", label=f"population margin Delta = {margin:.3g}")
+    for i, s in enumerate(slacks):
+        left.annotate(f"vacuous ({s:.3g})" if s >= CLIP else f"{s:.3g}", (i, s), ha="center",
+                      va="bottom", fontsize="small")
+    left.set_yscale("log")
+    left.set_xticks(range(len(names)), names, fontsize="small")
+    left.set_ylabel("slack (mean over samples)")
+    left.set_title(f"D4 slacks at m = {m}", fontsize="medium")
+    left.legend(fontsize="small", loc="center left")
+    cov = [row.measurement for row in rows]
+    cps = [row.details["clopper_pearson"] for row in rows]
+    right.errorbar(range(len(names)), cov, fmt="o", capsize=5, color="C0",
+                   yerr=[[c - lo for c, (lo, _) in zip(cov, cps, strict=True)],
+                         [hi - c for c, (_, hi) in zip(cov, cps, strict=True)]],
+                   label=f"coverage, Clopper-Pearson {1 - DELTA:.0%} interval")
+    for i, row in enumerate(rows):
+        right.annotate(row.verdict, (i, cov[i]), textcoords="offset points", xytext=(6, -12),
+                       fontsize="x-small")
+    right.axhline(1 - DELTA, color="C3", ls="--", label=f"nominal 1 - delta = {1 - DELTA}")
+    right.set_xticks(range(len(names)), names, fontsize="small")
+    right.set_xlim(-0.5, len(names) - 0.5)
+    right.set_ylim(min(0.85, *(lo for lo, _ in cps)) - 0.02, 1.02)
+    right.set_ylabel("fraction of repetitions covered")
+    right.set_title(f"D4 coverage over {rows[0].details['reps']} samples", fontsize="medium")
+    right.legend(fontsize="small", loc="lower left")
+    return save_figure(fig, path)
+
+
+__all__ = ["d4_coverage"]
