@@ -1,6 +1,8 @@
 """Every ``resdepth tables KIND --format latex`` compiles with pdflatex in a minimal document,
 and the LaTeX holds typeset math and escaped text, never Python or SymPy source."""
 
+import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -11,6 +13,7 @@ import sympy as sp
 from resdepth.cli import main
 from resdepth.formats import Pivot, Scientific, Table, render
 from resdepth.latex import cell, escape
+from resdepth.tables import guarantees
 from theorems.trees import label_decreasing_trees
 
 PDFLATEX = shutil.which("pdflatex")
@@ -91,13 +94,21 @@ def test_scaling_latex_typesets_limits_and_powers_of_ten(tmp_path):
     assert r"$1.995 \times 10^{3010}$" in text and r"$\frac{1}{4}$" in text
 
 
+def guarantees_args():
+    parser = argparse.ArgumentParser()
+    guarantees.add_arguments(parser)
+    return parser.parse_args([])
+
+
 def test_guarantees_latex_moves_constant_columns_to_the_caption(tmp_path):
     text = latex_of(tmp_path, ["guarantees"])
     caption = re.search(r"\\caption\{(.*)\}\\label", text).group(1)
     assert r"$\delta$ = $0.05$" in caption and r"$\Delta$ = $0.05$" in caption
     assert r"least $m$, route P = $4\,698\,529\,695$" in caption
+    rows = json.loads(render(guarantees.build(guarantees_args()), "json"))
+    varying = [key for key in rows[0] if len({json.dumps(row[key]) for row in rows}) > 1]
     spec = re.search(r"\\begin\{tabular\}\{(\w+)\}", text).group(1)
-    assert spec == "rrrrr"  # m, the two Rademacher bounds, the two slacks: what varies with m
+    assert "m" in varying and spec == "r" * len(varying)  # only what varies with m
 
 
 def test_paths_latex_is_depth_by_length(tmp_path):
