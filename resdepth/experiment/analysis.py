@@ -101,12 +101,15 @@ def best_unnormalised(table, depth: int) -> str:
     return max(present, key=lambda r: table[r, depth]["interval"].mean)
 
 
-def gc_curves(records) -> dict[int, list[dict]]:
+def gc_curves(records, tau: float = -math.inf) -> dict[int, list[dict]]:
     """depth -> [{lam, values: log10 GC after training, one per seed}] sorted by lam, from the
-    fixed-lam unnormalised rules, diverged runs left out."""
+    fixed-lam unnormalised rules' runs that trained (final test accuracy >= ``tau``; a run that
+    never left its initialisation has no trained GC to speak of), diverged runs left out."""
     pooled = defaultdict(dict)
     for r in _grid(records):
         lam = lam_of(r)
+        if r["final_test_acc"] < tau:
+            continue
         trained = (r.get("measurements") or {}).get("trained") or {}
         gc = trained.get("gc")
         if lam is not None and gc is not None and gc > 0 and math.isfinite(gc):

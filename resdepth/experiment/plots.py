@@ -2,8 +2,8 @@
 
 - ``accuracy_vs_depth.png``: final test accuracy against depth (log axis) per rule, 95% bars
   over seeds, diverged runs counted at chance and marked, S7's threshold tau;
-- ``gc_vs_lam.png``: GC after training (and at initialisation, dashed) against lam for the
-  fixed-lam unnormalised rules, one line per depth (S7(e));
+- ``gc_vs_lam.png``: GC at initialisation and after training (the runs that trained) against
+  lam for the fixed-lam unnormalised rules, one line per depth (S7(e));
 - ``lr_sweep.png``: final training loss against the base learning rate, depth-muP beside
   constant lam, one line per depth, the interpolated best rate marked (S7(f));
 - ``spectrum_shares.png``: signed path-length shares at initialisation (dashed) and after
@@ -48,6 +48,8 @@ def accuracy_vs_depth(table, tau: float, chance: float, path: Path) -> str:
     ax.annotate(f"tau = {tau:.2f} (trains)", xy=(depths[0], tau), xytext=(0, 3),
                 textcoords="offset points", fontsize="x-small", color="0.3")
     ax.axhline(chance, color="0.7", ls=":", lw=1)
+    ax.annotate("chance", xy=(depths[-1], chance), xytext=(0, 3), textcoords="offset points",
+                fontsize="x-small", color="0.5", ha="right")
     _log2_depth_axis(ax, depths)
     ax.set_xlabel("depth n (residual blocks)")
     ax.set_ylabel("final test accuracy")
@@ -57,32 +59,38 @@ def accuracy_vs_depth(table, tau: float, chance: float, path: Path) -> str:
     return save_figure(fig, path)
 
 
-def gc_vs_lam(records, path: Path) -> str:
-    """log10 GC after training (solid) and at initialisation (dashed) against lam, per depth."""
+def gc_vs_lam(records, tau: float, path: Path) -> str:
+    """log10 GC against lam per depth: at initialisation (left) and after training (right,
+    the runs that trained, accuracy >= tau: what S7(e) judges)."""
     from resdepth.experiment.analysis import gc_curves, lam_of
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(10.4, 4.0), squeeze=False)
     initial = defaultdict(dict)
     for r in records:
         gc = ((r.get("measurements") or {}).get("initial") or {}).get("gc")
         if r["group"] == "grid" and lam_of(r) is not None and gc:
-            initial[r["depth"]].setdefault(round(lam_of(r), 12), []).append(math.log10(gc))
-    for depth, points in sorted(gc_curves(records).items()):
-        lams = [p["lam"] for p in points]
+            initial[r["depth"]][round(lam_of(r), 12), r["seed"]] = math.log10(gc)
+    for depth in sorted(initial):
+        by_lam = defaultdict(list)
+        for (lam, _), value in initial[depth].items():
+            by_lam[lam].append(value)
+        lams = sorted(by_lam)
+        axes[0][0].plot(lams, [np.mean(by_lam[lam]) for lam in lams], marker="o", ms=4,
+                        label=f"n = {depth}")
+    for depth, points in sorted(gc_curves(records, tau).items()):
         means = [float(np.mean(p["values"])) for p in points]
         half = [float(np.std(p["values"], ddof=1)) * 2 / math.sqrt(len(p["values"]))
                 if len(p["values"]) > 1 else 0.0 for p in points]
-        line = ax.errorbar(lams, means, yerr=half, marker="o", ms=4, capsize=2,
-                           label=f"n = {depth}, trained")
-        start = sorted(initial[depth].items())
-        ax.plot([lam for lam, _ in start], [np.mean(v) for _, v in start], ls="--",
-                color=line[0].get_color(), alpha=0.6, label=f"n = {depth}, init")
-    ax.set_xscale("log")
-    ax.set_xlabel("lam (1/n, a/sqrt(n) for a in 0.5, 1, 2, 4, and 1)")
-    ax.set_ylabel("log10 GC = log10 mean ||d f/d x||_F^2")
-    ax.set_title("S7(e): geometric complexity vs lam (bars: 2 SE over seeds)",
-                 fontsize="medium")
-    ax.legend(fontsize="x-small", ncols=2)
+        axes[0][1].errorbar([p["lam"] for p in points], means, yerr=half, marker="o", ms=4,
+                            capsize=2, label=f"n = {depth}")
+    for ax, title in zip(axes[0], ("at initialisation (S2: grows like (1 + lam^2)^n)",
+                                   f"after training (runs with accuracy >= {tau:.2f})")):
+        ax.set_xscale("log")
+        ax.set_xlabel("lam (1/n; a/sqrt(n), a = 0.5, 1, 2, 4; 1)")
+        ax.set_title(title, fontsize="small")
+        ax.legend(fontsize="x-small")
+    axes[0][0].set_ylabel("log10 GC = log10 mean ||d f/d x||_F^2")
+    fig.suptitle("S7(e): geometric complexity vs lam (bars: 2 SE over seeds)", fontsize="medium")
     return save_figure(fig, path)
 
 
@@ -110,6 +118,7 @@ def lr_sweep(records, path: Path, classes: int) -> str:
         ax.set_xscale("log")
         ax.set_yscale("log")
         plain_log_axis(ax.xaxis, subs=(1.0, 3.0))
+        plain_log_axis(ax.yaxis, subs=(1.0, 2.0, 5.0))
         ax.set_xlabel("base learning rate (AdamW)")
         ax.set_title("depth-muP (block lr x n^-1/2)" if rule == "mup"
                      else "constant lam = 1/2 (no lr rule)", fontsize="medium")
@@ -131,6 +140,7 @@ def _mean_shares(records, rule: str, depth: int, when: str):
 def spectrum_shares(records, path: Path) -> str:
     """Signed shares s_k against k at init (dashed) and trained (solid), one panel per rule."""
     candidates = sorted({(r["rule"], r["depth"]) for r in records if r["group"] == "grid"
+                         and r["rule"] != "tuned"  # its a = 1 run is inv-sqrt's
                          and ((r.get("measurements") or {}).get("initial") or {})
                          .get("signed_shares")})
     largest = {}
@@ -156,6 +166,6 @@ def spectrum_shares(records, path: Path) -> str:
     for ax in list(axes.flat)[len(rules):]:
         ax.axis("off")
     axes[0][0].set_ylabel("signed share <y_k, x_n>/||x_n||^2")
-    fig.suptitle("R2 spectrum of the trained towers: signed path-length shares (sum to 1)",
-                 fontsize="medium")
+    fig.suptitle("R2 spectrum: signed path-length shares (sum to 1), mean over seeds, "
+                 "at the largest depth", fontsize="medium")
     return save_figure(fig, path)

@@ -41,7 +41,7 @@ def write_all(result) -> None:
     out = result.settings.out_dir
     rows = [r.as_dict() for r in result.rows]
     plots.accuracy_vs_depth(result.table, result.tau, 1.0 / result.classes, out / plots.PLOTS[0])
-    plots.gc_vs_lam(result.records, out / plots.PLOTS[1])
+    plots.gc_vs_lam(result.records, result.tau, out / plots.PLOTS[1])
     plots.lr_sweep(result.records, out / plots.PLOTS[2], result.classes)
     plots.spectrum_shares(result.records, out / plots.PLOTS[3])
     (out / "results.json").write_text(results_json(rows, meta(result)), encoding="utf-8")

@@ -125,14 +125,23 @@ def _gc_records(curve, noise=0.01):
     ((2, 1, 0, 1, 2), "fail"),          # an interior minimum: U-shaped
 ])
 def test_S7e_gc_unimodal_in_lam(curve, verdict):
-    row = row_e(_gc_records(curve))
+    row = row_e(_gc_records(curve), tau=0.45)
     assert row.verdict == verdict
     assert row.details["16"]["peak_interior"] == (verdict == "pass" and curve[2] == 2
                                                   and curve[-1] < curve[2])
 
 
 def test_S7e_noise_larger_than_the_curve_is_inconclusive():
-    assert row_e(_gc_records((0, 0.01, 0.0, 0.01, 0.0), noise=0.5)).verdict == "inconclusive"
+    assert row_e(_gc_records((0, 0.01, 0.0, 0.01, 0.0), noise=0.5), 0.45).verdict == "inconclusive"
+
+
+def test_S7e_runs_that_did_not_train_are_left_out():
+    records = _gc_records((2, 1, 0, 1, 2))
+    for r in records:  # the two points left of the dip never trained
+        if r["rule"] == "inv" or r["a"] == 0.5:
+            r["final_test_acc"] = 0.1
+    assert row_e(records, 0.45).verdict == "pass"
+    assert row_e(records, 0.0).verdict == "fail"
 
 
 def _sweep(best_mup, best_const):
@@ -157,6 +166,11 @@ def test_S7f_depth_mup_learning_rate_transfers(best_mup, best_const, verdict):
     row = row_f(_sweep(best_mup, best_const), classes=10)
     assert row.verdict == verdict
     assert row.details["best_log2_lr"]["mup"] == pytest.approx(list(best_mup), abs=0.05)
+
+
+def test_S7f_an_optimum_at_the_grid_edge_is_inconclusive():
+    row = row_f(_sweep((-3, -3, -3), (-5, -6.5, -8)), classes=10)
+    assert row.details["censored"] and row.verdict == "inconclusive"
 
 
 def test_S7_tuned_takes_the_lowest_training_loss_not_the_best_test_accuracy():
