@@ -137,7 +137,7 @@ def s4_symbolic_limits(ctx) -> list[CheckResult]:
     return rows
 
 
-S4_DEPTHS = {"quick": (4, 16), "full": (4, 16, 64)}
+S4_DEPTHS = {"quick": (4, 16), "full": (4, 16, 32)}
 S4_NETS = {"quick": 6000, "full": 40000}
 
 
