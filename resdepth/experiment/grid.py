@@ -91,7 +91,7 @@ class Budget:
 
 BUDGETS = {
     "quick": Budget(depths=(16, 256), seeds=3, width=16, n_train=1000, epochs=6, batch_size=64,
-                    lr=1e-2, sweep_depths=(4, 16), sweep_lrs=(3e-3, 1e-2, 3e-2, 1e-1),
+                    lr=1e-2, sweep_depths=(4, 16), sweep_lrs=(3e-3, 1e-2, 3e-2, 1e-1, 3e-1),
                     probe_n=128, spectrum_n=16),
     "full": Budget(depths=(4, 16, 64, 256), seeds=3, width=32, n_train=4000, epochs=15,
                    batch_size=64, lr=1e-2, sweep_depths=(4, 16, 64),
