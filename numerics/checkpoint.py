@@ -59,17 +59,26 @@ def checkpoint_file(path) -> Path:
 
 
 def _torch_load(path: Path, what: str):
-    """``torch.load`` with weights only; what the file is not, on one line, when it fails."""
+    """``torch.load`` with weights only; what the file is not, on one line, when it fails.
+
+    torch's warnings (pickle protocols, its advice about ``weights_only``) are silenced: a
+    file that does not load is simply not a checkpoint, and nothing is loaded unsafely.
+    """
+    import warnings
+
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
-        raise ValueError(f"{path} is not a readable {what}: it holds Python objects other "
-                         "than tensors and plain values, which are never unpickled") from None
+        raise ValueError(f"{path} is not a readable {what}: not an archive of weights (corrupt, "
+                         "or it holds Python objects, which are never unpickled)") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path} is not a readable {what}: not a complete torch archive "
                          f"(corrupt or truncated; {type(exc).__name__})") from None
-    except (OSError, ValueError, AttributeError, TypeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not a readable {what} ({type(exc).__name__})") from None
+    except Exception as exc:  # noqa: BLE001 - any other failure to parse: still not a checkpoint
+        raise ValueError(f"{path} is not a readable {what} ({type(exc).__name__} while "
+                         "reading it)") from None
 
 
 def load_checkpoint(path) -> tuple[nn.Module, ModelConfig, dict]:
