@@ -11,7 +11,9 @@ B the batch, a_block the numbers one block keeps per example for the backward pa
 for an MLP block, 4(c + h) per pixel for a CNN block, 8 d T + 2 heads T^2 for a Transformer
 layer: a generous count of the saved inputs, pre-activations, masks and outputs), N_data the
 numbers of the dataset. :func:`check_training_fits` refuses, with one line, a run whose estimate
-exceeds :data:`FRACTION` of the free memory, so ``resdepth train --depth 100000`` stops at once
+exceeds :data:`FRACTION` of the free memory or whose parameters exceed :data:`MAX_PARAMETERS`
+(these are research-sized models; a quarter of a billion parameters trained one Python block at
+a time would run for days on any machine), so ``resdepth train --depth 100000`` stops at once
 instead of being killed after a minute.
 
 >>> from numerics.config import ModelConfig
@@ -23,10 +25,11 @@ import os
 
 from numerics.config import ModelConfig
 
-__all__ = ["FRACTION", "available_bytes", "check_training_fits", "parameter_count",
+__all__ = ["FRACTION", "MAX_PARAMETERS", "available_bytes", "check_training_fits", "parameter_count",
            "training_bytes"]
 
 FRACTION = 0.8
+MAX_PARAMETERS = 2**28
 TOKENS = 3  # sequence length of modular-addition (a, b, =)
 
 
@@ -84,7 +87,14 @@ def available_bytes(device) -> int:
 
 def check_training_fits(cfg: ModelConfig, in_dim: int, out_dim: int, batch: int, device,
                         data_numel: int = 0) -> int:
-    """The estimate in bytes; ``ValueError`` (one line) when it exceeds FRACTION of the free memory."""
+    """The estimate in bytes; ``ValueError`` (one line) when the parameters exceed
+    MAX_PARAMETERS or the estimate FRACTION of the free memory."""
+    params = parameter_count(cfg, in_dim, out_dim)
+    if params > MAX_PARAMETERS:
+        raise ValueError(
+            f"this model is too large to train here: depth {cfg.depth}, width {cfg.width} has "
+            f"{params:,} parameters, beyond resdepth's cap of {MAX_PARAMETERS:,}; reduce "
+            f"--depth, --width or --hidden")
     need = training_bytes(cfg, in_dim, out_dim, batch, data_numel)
     free = available_bytes(device)
     if need > FRACTION * free:

@@ -26,4 +26,8 @@ def test_a_huge_depth_is_refused_in_one_line_before_building():
     with pytest.raises(ValueError, match="too large to train here") as info:
         check_training_fits(cfg, 64, 10, 128, torch.device("cpu"))
     assert "\n" not in str(info.value) and "--depth" in str(info.value)
+    assert "cap" in str(info.value)  # refused whatever the machine's memory
+    wide = ModelConfig(depth=2, width=1024, hidden=8192)  # under the cap, over any memory
+    with pytest.raises(ValueError, match="GiB"):
+        check_training_fits(wide, 64, 10, 2**20, torch.device("cpu"))
     assert check_training_fits(ModelConfig(depth=2, width=8), 64, 10, 32, torch.device("cpu")) > 0
