@@ -6,11 +6,13 @@ TARGET is a package (``theorems``) or a module (``theorems.counting``); none mea
 mutated module. A survivor listed in docs/mutation.md (as ```theorems.m.x_f__mutmut_N```) is an
 *equivalent* mutant: it computes the same function, so no test can kill it. The score is
 
-    score = (killed + timeout) / (mutants - equivalent),
+    score = (killed + timeout) / (mutants - equivalent - unchecked),
 
-a timeout (the mutant made the tests run 30 times longer, e.g. a loop that never ends) counting
-as detected; "no tests" (no test calls the function) counts as not detected. ``--survivors``
-lists the survivors that are not listed as equivalent.
+a timeout (the mutant made the tests run 40 times longer, e.g. a loop that never ends) counting
+as detected; "no tests" (no test calls the function) and "other" (mutmut's suspicious or
+segfault) count as not detected; "unchecked" mutants (an interrupted or partial run) are left
+out of the score and shown, so a partial measurement says so. ``--survivors`` lists the
+survivors that are not listed as equivalent.
 """
 
 import json
@@ -24,7 +26,8 @@ DOC = ROOT / "docs" / "mutation.md"
 NAME = re.compile(r"`((?:theorems|graphs|numerics)\.[^`\s]+__mutmut_\d+)`")
 STATUS = {1: "killed", 3: "killed", 0: "survived", 33: "no tests", 5: "no tests",
           36: "timeout", -24: "timeout", 24: "timeout", 152: "timeout", 255: "timeout"}
-COLUMNS = ("mutants", "killed", "timeout", "survived", "equivalent", "no tests", "other")
+COLUMNS = ("mutants", "killed", "timeout", "survived", "equivalent", "no tests", "other",
+           "unchecked")
 
 
 def equivalents() -> set[str]:
@@ -47,19 +50,19 @@ def tally(codes: dict[str, int | None], equivalent: set[str]) -> tuple[Counter, 
     """Counts by status (a survivor listed as equivalent counts as equivalent), live survivors."""
     counts, alive = Counter(mutants=len(codes)), []
     for name, code in codes.items():
-        status = "not checked" if code is None else STATUS.get(code, "other")
+        status = "unchecked" if code is None else STATUS.get(code, "other")
         if status == "survived" and name in equivalent:
             status = "equivalent"
         elif status == "survived":
             alive.append(name)
-        counts["other" if status == "not checked" else status] += 1
+        counts[status] += 1
     return counts, alive
 
 
 def score(counts: Counter) -> float:
-    """(killed + timeout) / (mutants - equivalent); 1.0 when nothing is left to detect."""
-    live = counts["mutants"] - counts["equivalent"]
-    return (counts["killed"] + counts["timeout"]) / live if live else 1.0
+    """(killed + timeout) / (mutants - equivalent - unchecked); NaN when nothing was checked."""
+    live = counts["mutants"] - counts["equivalent"] - counts["unchecked"]
+    return (counts["killed"] + counts["timeout"]) / live if live else float("nan")
 
 
 def selected(module: str, targets: list[str]) -> bool:
