@@ -20,14 +20,16 @@ because each ratio depends on size in a way the figures make visible:
 import math
 import os
 import statistics
+import time
 
 import torch
 
 from benchmarks.timing import best_time
 from numerics.config import ModelConfig
 from numerics.device import choose_device
+from numerics.enumeration import enumerate_paths
 from numerics.montecarlo import gaussian_weights, signal_second_moments
-from numerics.spectrum import enumerate_paths, path_spectrum, tower_forward
+from numerics.spectrum import path_spectrum, tower_forward
 from resdepth.strategies import build_tower, tower_inputs
 
 ROUNDS = 15
@@ -169,4 +171,60 @@ def dp_vs_enumeration() -> dict:
     return figures
 
 
-BENCHMARKS = [spectrum_vs_forward, montecarlo_batched_vs_loop, dp_vs_enumeration]
+def _subnormals(terms: torch.Tensor) -> int:
+    return int(((terms != 0) & (terms.abs() < torch.finfo(terms.dtype).tiny)).sum())
+
+
+def deep_spectrum_flush() -> dict:
+    """Deep spectra (issue 16): the flush of tiny terms against no flush, side by side.
+
+    ``flush_on_vs_off`` is the median over interleaved rounds of the time with the flush over
+    the time without it, at depth 384 and lam = 0.1 (the high-order terms reach the subnormal
+    range from about block 200) and at lam = 0.5 (they never do: the flush never arms, so the
+    ratio measures the cost of watching the newest term). Whether subnormals are slow at all
+    depends on the CPU (many x86 cores take a microcode assist per subnormal operand; the
+    issue measured 1500 -> 1.3 blocks/s); ``subnormals_*`` say how many the split held. The
+    depth-1024 run is the issue's ``resdepth spectrum --depth 1024`` tower, with its error, its
+    condition number and the warning :attr:`Spectrum.warning` raises.
+    """
+    from numerics import spectrum
+
+    figures = {"device": "cpu", "threads": torch.get_num_threads()}
+    right = spectrum.flush_tiny
+
+    def timed(model, x0, flush: bool):
+        spectrum.flush_tiny = right if flush else (lambda terms, i, armed: False)
+        try:
+            start = time.perf_counter()
+            result = path_spectrum(model.blocks, x0)
+            return time.perf_counter() - start, result
+        finally:
+            spectrum.flush_tiny = right
+
+    for lam in (0.1, 0.5):
+        model = build_tower(0, ModelConfig(depth=384, width=16, lam=lam), in_dim=16, out_dim=16,
+                            bias_std=0.1)
+        with torch.no_grad():
+            x0 = model.embed(tower_inputs(0, 64, 16))
+        ratios, off, on = [], None, None
+        for _ in range(3):
+            t_on, on = timed(model, x0, True)
+            t_off, off = timed(model, x0, False)
+            ratios.append(t_on / t_off)
+        figures[f"lam{lam}"] = {"flush_on_vs_off": statistics.median(ratios),
+                                "subnormals_without_flush": _subnormals(off.terms),
+                                "subnormals_with_flush": _subnormals(on.terms),
+                                "max_rel_error": on.max_rel_error()}
+    model = build_tower(0, ModelConfig(depth=1024, width=16, lam=0.5), in_dim=16, out_dim=16,
+                        bias_std=0.1)
+    with torch.no_grad():
+        x0 = model.embed(tower_inputs(0, 64, 16))
+    seconds, deep = timed(model, x0, True)
+    figures["depth1024"] = {"seconds": seconds, "blocks_per_s": 1024 / seconds,
+                            "max_rel_error": deep.max_rel_error(), "condition": deep.condition(),
+                            "warning": deep.warning}
+    return figures
+
+
+BENCHMARKS = [spectrum_vs_forward, montecarlo_batched_vs_loop, dp_vs_enumeration,
+              deep_spectrum_flush]

@@ -32,17 +32,38 @@ here hold the x-part of y_k; the t-parts are (1, 0, ..., 0).
 y^{(i)}_k = y^{(i-1)}_k + lam_i J~_i y^{(i-1)}_{k-1}, so y^{(n)}_k = y_k. Block i applies D_i to
 the i vectors y_0..y_{i-1} (y_k = 0 for k >= i): n(n + 1)/2 Jacobian-vector products in all,
 batched into one call per block, against 2^n terms for the enumeration
-(:func:`enumerate_paths`, a small-n test oracle only).
+(:func:`numerics.enumeration.enumerate_paths`, a small-n test oracle only).
 
 **Smooth branches** with f(0) = 0 (GELU, no biases): the secant Jacobian
 M_i = int_0^1 Df_i(s x_{i-1}) ds satisfies M_i x_{i-1} = f_i(x_{i-1}) exactly, so the same
 programme with M_i in place of J~_i splits x_n exactly; :func:`secant_spectrum` computes M_i v
-by Gauss-Legendre quadrature, exact up to the quadrature error.
+by Gauss-Legendre quadrature, exact up to the quadrature error (in :mod:`numerics.secant`).
+
+**Shares.** Since sum_k y_k = x_n, the *signed shares* s_k = <y_k, x_n> / ||x_n||^2 sum to 1:
+they decompose ||x_n||^2 exactly. The energy shares ||y_k||^2 / sum_j ||y_j||^2 do not: the
+cross terms sum_{j != k} <y_j, y_k> (:meth:`Spectrum.cross_term_fraction`) can be a large part
+of ||x_n||^2, of either sign.
+
+**Deep towers: subnormals and conditioning.** The high-order terms of a deep tower can be far
+below the output (y_k ~ C(n, k) lam^k ||J||^k), down to the subnormal range, where float
+arithmetic runs slowly on many CPUs (x86 cores that take microcode assists on subnormal
+operands) and loses precision. On the CPU, once the newest term y_i (the one path through every
+block so far, the smallest when lam ||J|| < 1) falls below :data:`FLUSH_ARM` = 2^-700, the
+programme sets to zero, after each block, every entry of y_1..y_i below :data:`FLUSH_BELOW` =
+2^-969 in magnitude (a flush, not a rescaling: one comparison per entry, paid only by towers
+whose terms approach the subnormal range; GPUs handle subnormals at full speed). It is exact
+to rounding: a flushed entry delta enters
+x_n only through the remaining blocks' frozen linear maps, so it moves sum_k y_k by at most
+||dx_n / dx_i|| 2^-969 per entry, below 10^-280 relative to ||x_n|| unless the tower's gain
+from block i on exceeds its output by that factor, i.e. far below one float64 rounding
+(2^-53). A deep split is also ill-conditioned: when the lengths cancel,
+sum_k ||y_k|| / ||x_n|| (:meth:`Spectrum.condition`) is large and rounding is amplified by it,
+so :attr:`Spectrum.warning` names the error and the condition number whenever the split misses
+the exact tolerance :data:`EXACT_TOL`.
 """
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.autograd.forward_ad as fwAD
 import torch.nn.functional as F
@@ -50,13 +71,13 @@ from torch import nn
 from tqdm import tqdm
 
 __all__ = [
+    "EXACT_TOL",
+    "FLUSH_ARM",
+    "FLUSH_BELOW",
     "PIECEWISE_LINEAR",
     "Spectrum",
     "block_scales",
-    "enumerate_paths",
     "path_spectrum",
-    "secant_spectrum",
-    "sum_by_length",
     "tower_forward",
 ]
 
@@ -70,6 +91,18 @@ PIECEWISE_LINEAR = (
 
 CHUNK_ROWS = 4096
 """Rows per matrix product in the MLP route (larger products fall out of the CPU caches)."""
+
+EXACT_TOL = 1e-9
+"""The relative error ||sum_k y_k - x_n|| / ||x_n|| below which a float64 split counts as exact:
+far above the rounding of a well-conditioned tower (about n * 1e-16) and far below any real
+defect (a wrong gate, offset or scale is off by O(1))."""
+
+FLUSH_BELOW = 2.0**-969
+"""Term entries below this magnitude are flushed to zero after each block (module docstring:
+exact to rounding, and it keeps deep spectra out of the subnormal range below 2^-1022)."""
+
+FLUSH_ARM = 2.0**-700
+"""Flushing starts once the newest term's largest entry falls below this (module docstring)."""
 
 
 @dataclass
@@ -86,6 +119,24 @@ class Spectrum:
     @property
     def depth(self) -> int:
         return self.terms.shape[0] - 1
+
+    def condition(self) -> float:
+        """max over the batch of sum_k ||y_k|| / ||x_n||: 1 when the lengths do not cancel; the
+        factor by which rounding in the terms is amplified in their sum."""
+        sizes = self.terms.flatten(2).norm(dim=2).sum(0)
+        return (sizes / self.output.flatten(1).norm(dim=1)).max().item()
+
+    @property
+    def warning(self) -> str | None:
+        """None when the split is exact to :data:`EXACT_TOL`; otherwise a one-line warning with
+        the error and :meth:`condition` (a deep, ill-conditioned tower: paths of different
+        lengths cancel, so rounding is amplified)."""
+        error = self.max_rel_error()
+        if error <= EXACT_TOL:
+            return None
+        return (f"max_rel_error {error:.2e} exceeds the float64 exact tolerance {EXACT_TOL:g}: "
+                f"the lengths cancel (sum_k ||y_k|| / ||x_n|| up to {self.condition():.2g}), "
+                "which amplifies rounding; the split is exact only to that precision")
 
     def rel_errors(self) -> torch.Tensor:
         """||sum_k y_k - x_n|| / ||x_n|| per input (R2 predicts rounding error only)."""
@@ -269,31 +320,6 @@ def _jvp(branch, x, stack):
     return tangent.reshape(k, *x.shape)
 
 
-SECANT_ROWS = 1 << 16
-"""Most rows per dual-number pass of :func:`secant_spectrum` (nodes are grouped to fit)."""
-
-
-def _secant_apply(branch, x, stack, s, w):
-    """M v = sum_q w_q Df(s_q x) v for every v of ``stack`` (K, B, ...), nodes batched.
-
-    A group of G nodes gives G * B points s_q x, against which the K tangents are repeated:
-    one dual-number forward pass of K * G * B rows (G as large as ``SECANT_ROWS`` allows, so
-    usually all Q nodes at once).
-    """
-    k, b = stack.shape[0], x.shape[0]
-    feature = (1,) * (x.dim() - 1)
-    group = max(1, SECANT_ROWS // (k * b))
-    total = torch.zeros_like(stack)
-    for start in range(0, s.shape[0], group):
-        sg, wg = s[start:start + group], w[start:start + group]
-        g = sg.shape[0]
-        points = (sg.view(g, 1, *feature) * x.unsqueeze(0)).reshape(g * b, *x.shape[1:])
-        tangents = stack.unsqueeze(1).expand(k, g, *x.shape).reshape(k, g * b, *x.shape[1:])
-        out = _jvp(branch, points, tangents).view(k, g, *x.shape)
-        total += (wg.view(1, g, 1, *feature) * out).sum(1)
-    return total
-
-
 def path_spectrum(blocks, x0: torch.Tensor, *, route: str = "auto",
                   progress: bool = False) -> Spectrum:
     """The R2 path-length spectrum y_0..y_n of a piecewise-linear tower at the batch ``x0``.
@@ -348,86 +374,26 @@ def path_spectrum(blocks, x0: torch.Tensor, *, route: str = "auto",
     n = len(blocks)
     terms = torch.zeros((n + 1, *x0.shape), dtype=x0.dtype, device=x0.device)
     terms[0] = x0
-    x = x0
+    x, armed = x0, False
     with torch.no_grad():
         for i, block in enumerate(tqdm(blocks, desc="spectrum", disable=not progress), 1):
             if route == "mlp" and _mlp_parts(block.branch) is None:
                 raise ValueError(f"route='mlp' but block {i}'s branch is not Linear-act-Linear")
             apply, x_next = _step(block, x, route)
             terms[1:i + 1].add_(apply(terms[:i]), alpha=float(block.lam))
+            armed = flush_tiny(terms, i, armed)
             x = x_next
     return Spectrum(terms, x)
 
 
-def _gauss_legendre(nodes: int, dtype, device):
-    """Nodes and weights of the ``nodes``-point Gauss-Legendre rule on [0, 1]."""
-    s, w = np.polynomial.legendre.leggauss(nodes)
-    s = torch.tensor((s + 1) / 2, dtype=dtype, device=device)
-    w = torch.tensor(w / 2, dtype=dtype, device=device)
-    return s, w
-
-
-def secant_spectrum(blocks, x0: torch.Tensor, *, nodes: int = 16) -> Spectrum:
-    """The path-length spectrum of a smooth tower with f_i(0) = 0, via secant Jacobians (R2).
-
-    M_i = int_0^1 Df_i(s x_{i-1}) ds satisfies M_i x_{i-1} = f_i(x_{i-1}) (fundamental
-    theorem of calculus along the segment from 0, using f_i(0) = 0), hence
-    x_n = prod (I + lam_i M_i) x_0 = sum_S lam^S M_S x_0 exactly. Here
-
-    .. math:: M_i v \\approx \\sum_{q=1}^{Q} w_q \\, Df_i(s_q x_{i-1}) v
-
-    with the Q = ``nodes`` point Gauss-Legendre rule on [0, 1]: sum_k y_k = x_n up to the
-    quadrature error, which falls quickly with Q for analytic branches such as GELU. Block i
-    takes all Q nodes and its i tangents in one forward-mode pass of i * Q * B rows.
-    Raises ValueError when some f_i(0) != 0 (a branch with biases).
-    """
-    if not isinstance(nodes, int) or nodes < 1:
-        raise ValueError(f"nodes must be a positive integer, got {nodes!r}")
-    blocks = _check_blocks(blocks)
-    s, w = _gauss_legendre(nodes, x0.dtype, x0.device)
-    n = len(blocks)
-    terms = torch.zeros((n + 1, *x0.shape), dtype=x0.dtype, device=x0.device)
-    terms[0] = x0
-    x = x0
-    with torch.no_grad():
-        for i, block in enumerate(blocks, 1):
-            at_zero = block.branch(torch.zeros_like(x0[:1]))
-            if at_zero.abs().max().item() > 0:
-                raise ValueError(f"block {i}'s branch has f(0) != 0 (biases?); the secant "
-                                 "expansion needs f(0) = 0")
-            step = _secant_apply(block.branch, x, terms[:i], s, w)
-            terms[1:i + 1] += block.lam.to(x0.dtype) * step
-            x = block(x)
-    return Spectrum(terms, x)
-
-
-def enumerate_paths(blocks, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every gated path term lam^S J~_S x~_0 (x-part) separately: the 2^n-term test oracle.
-
-    Returns ``(paths, lengths)``: ``paths[m]`` is the term of the subset S whose bit i - 1 of m
-    is set iff i in S, shape (2^n, B, *feature_shape), and ``lengths[m] = |S|``. Built block by
-    block with the same linear pieces as :func:`path_spectrum` (taken at the actual x_{i-1}):
-    the paths through blocks 1..i are those through 1..i-1 followed or not by J~_i, and only
-    the empty path carries the t-coordinate 1, so only it picks up the offset c_i.
-    Exponential in n in time and memory: refuses n > 22.
-    """
-    blocks = _check_blocks(blocks)
-    n = len(blocks)
-    if n > 22:
-        raise ValueError(f"enumerate_paths is a small-n oracle; depth {n} > 22 has 2^{n} paths")
-    paths = x0.unsqueeze(0)
-    lengths = torch.zeros(1, dtype=torch.long, device=x0.device)
-    x = x0
-    with torch.no_grad():
-        for block in blocks:
-            apply, x = _step(block, x, "auto")
-            paths = torch.cat([paths, block.lam.to(x0.dtype) * apply(paths)])
-            lengths = torch.cat([lengths, lengths + 1])
-    return paths, lengths
-
-
-def sum_by_length(paths: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Sum the enumerated path terms of each length: shape (n + 1, B, *feature_shape)."""
-    n = int(lengths.max())
-    out = torch.zeros((n + 1, *paths.shape[1:]), dtype=paths.dtype, device=paths.device)
-    return out.index_add_(0, lengths, paths)
+def flush_tiny(terms: torch.Tensor, i: int, armed: bool) -> bool:
+    """After block i, on the CPU: arm once y_i's largest entry is below :data:`FLUSH_ARM`, and
+    while armed set the entries of y_1..y_i below :data:`FLUSH_BELOW` in magnitude to zero, in
+    place. Returns whether flushing is armed."""
+    if terms.device.type != "cpu":
+        return False
+    armed = armed or terms[i].abs().max().item() < FLUSH_ARM
+    if armed:
+        rows = terms[1:i + 1]
+        rows.masked_fill_(rows.abs() < FLUSH_BELOW, 0.0)
+    return armed

@@ -157,12 +157,13 @@ def tower_series(n: int, order: int, x: sp.Symbol = X, functions=None) -> list[s
 def verify_r3(n: int, order: int) -> dict:
     r"""Prove R3 for depth ``n`` up to ``order``: series coefficient minus tree sum is 0.
 
-    Returns ``holds`` and ``trees`` (:math:`|T_k(n)|` by enumeration, k = 1..order).
+    Returns ``holds``, ``differing`` (the orders k = 0..order whose difference is not
+    identically 0) and ``trees`` (:math:`|T_k(n)|` by enumeration, k = 1..order).
 
     >>> verify_r3(3, 3)
-    {'holds': True, 'trees': [3, 3, 5]}
+    {'holds': True, 'differing': 0, 'trees': [3, 3, 5]}
     """
     series = tower_series(n, order)
-    holds = all(sp.expand(series[k] - tree_sum(n, k)) == 0 for k in range(order + 1))
-    return {"holds": holds, "trees": [len(label_decreasing_trees(n, k))
-                                      for k in range(1, order + 1)]}
+    differing = sum(sp.expand(series[k] - tree_sum(n, k)) != 0 for k in range(order + 1))
+    return {"holds": differing == 0, "differing": differing,
+            "trees": [len(label_decreasing_trees(n, k)) for k in range(1, order + 1)]}

@@ -14,6 +14,7 @@ MODULES = {
     "graph_counts": ("R1", "R4"),
     "symbolic_paths": ("R1", "R3", "R4", "R5"),
     "r2": ("R2", "R5"),
+    "lesion": ("R2",),
     "signal": ("S2", "S3"),
     "scaling": ("S1", "S4", "S5"),
     "capacity": ("S6",),

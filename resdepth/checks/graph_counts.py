@@ -47,8 +47,8 @@ def tower_chain_counts(ctx: CheckContext) -> list[CheckResult]:
     for n in depths:
         counts = count_paths(tower(n))
         bad = _mismatches(counts.by_length, [chain_count(n, k) for k in range(n + 1)])
-        plot = _plot(ctx, counts.by_length) if n == depths[-1] else None
         bad += counts.total != 2**n
+        plot = _plot(ctx, counts.by_length, bad) if n == depths[-1] else None
         rows.append(CheckResult(
             label="R1",
             claim=f"tower DAG, n={n}: paths of length k = C(n,k) for k=0..n, 2^n in all "
@@ -60,13 +60,16 @@ def tower_chain_counts(ctx: CheckContext) -> list[CheckResult]:
     return rows
 
 
-def _plot(ctx: CheckContext, by_length) -> str | None:
-    """Plot the tower's path-length law against Binomial(n, 1/2); the file name, or None."""
+def _plot(ctx: CheckContext, by_length, bad: int) -> str | None:
+    """Plot the tower's path-length law against Binomial(n, 1/2) with the row's statistic (the
+    lengths whose count differs); the file name, or None."""
     path = ctx.plot_path(PLOT_NAME)
     if path is None:
         return None
     n = len(by_length) - 1
-    plot_path_lengths(by_length, path, title=f"R1: tower of {n} blocks, DP counts vs C(n,k)/2^n")
+    plot_path_lengths(by_length, path, branches=1,
+                      title=f"R1: tower of {n} blocks, DP counts vs C(n,k)/2^n",
+                      note=f"lengths whose count differs from C(n,k): {bad} (criterion: 0)")
     return PLOT_NAME
 
 

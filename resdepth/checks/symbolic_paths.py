@@ -4,9 +4,12 @@ R1: the tower product with non-commuting symbols, expanded order by order, equal
 subset sum for n up to 12, with C(n, k) terms of order k; second route: random float64 matrices
 substituted into both sides (relative error against 2^n * n * rounding).
 R3: the tower's series in lam equals the tree sum for n <= 4 (quick) or 5 (full), order <= 4;
-second route: the tower with every f_i = exp at x = 0 reproduces the weighted sums W(n, k);
-third route: a scalar tanh tower's Taylor coefficients by nested forward-mode autograd
-(numerics.taylor) equal the tree sum with the concrete f_i substituted (30-digit SymPy).
+in d = 2 and 3 dimensions with vector elementary differentials (where no two trees share a
+differential, so a tree swapped for its one-dimensional twin, a transposed Jacobian or a weight
+moved between trees is caught); second route: the tower with every f_i = exp at x = 0
+reproduces the weighted sums W(n, k); third route: a scalar tanh tower's Taylor coefficients by
+nested forward-mode autograd (numerics.taylor) equal the tree sum with the concrete f_i
+substituted (30-digit SymPy).
 R4: tree counts N(n, k) by enumeration = generating function = the SymPy closed forms.
 R5: the symbolic Jacobian product expands to the sum over J_S; the chain rule holds exactly on
 tanh towers differentiated by SymPy.
@@ -19,9 +22,10 @@ import sympy as sp
 import torch
 
 from numerics.taylor import taylor_coefficients
-from resdepth.checks.base import CheckContext, CheckResult, register, verdict
+from resdepth.checks.base import CheckContext, CheckResult, register
+from resdepth.checks.rows import Criterion, Power, count_power, exact_power
 from theorems.counting import tree_count, tree_count_polynomial, weighted_tree_sum
-from theorems.jacobian import verify_chain_rule, verify_r5_symbolic
+from theorems.jacobian import chain_rule_residual, verify_r5_symbolic
 from theorems.linear_paths import numeric_product, numeric_subset_sum, verify_r1
 from theorems.trees import (
     X,
@@ -31,10 +35,16 @@ from theorems.trees import (
     tower_series,
     verify_r3,
 )
+from theorems.vector_trees import collisions, verify_r3_vector
 
 R1_DEPTHS_QUICK = (1, 4, 8, 12)
 R1_DEPTHS_FULL = tuple(range(1, 13))
 EPS = np.finfo(np.float64).eps
+NONE_DIFFER = Criterion("cases that differ", "==", 0)
+R3_VECTOR_QUICK = ((4, 2, 3), (3, 3, 3), (4, 2, 4))
+R3_VECTOR_FULL = ((4, 2, 3), (4, 3, 3), (4, 2, 4))
+"""(n, d, order) of the vector R3 rows: d = 2 and 3, n <= 4, order <= 3, and order 4 in
+d = 2, the first order where distinct trees share a one-dimensional differential."""
 
 
 @register("R1")
@@ -43,13 +53,16 @@ def r1_symbolic_identity(ctx: CheckContext) -> list[CheckResult]:
     rows = []
     for n in R1_DEPTHS_QUICK if ctx.quick else R1_DEPTHS_FULL:
         result = verify_r1(n)
-        ok = result["holds"] and result["terms_by_order"] == result["expected"]
+        bad = sum(got != want for got, want in zip(result["terms_by_order"], result["expected"]))
+        bad += not result["holds"]
         rows.append(CheckResult(
             label="R1", kind="exact",
             claim=f"SymPy, n={n}: prod (I + lam A_i) - sum_S lam^|S| A_S = 0 with "
-                  "non-commuting A_i; terms of order k = C(n,k) (statistic: 2^n terms counted)",
-            prediction=result["expected"], measurement=result["terms_by_order"],
-            statistic=result["total"], verdict=verdict(ok and result["total"] == 2**n),
+                  "non-commuting A_i; terms of order k = C(n,k) (statistic: orders whose term "
+                  "count differs, plus 1 if the difference is not 0)",
+            prediction=2**n, measurement=result["total"], statistic=bad, criterion=NONE_DIFFER,
+            power=count_power(n + 1, "term (a missing, extra or reordered word) at any order"),
+            details={"terms_by_order": result["terms_by_order"]},
         ))
     return rows
 
@@ -75,7 +88,8 @@ def r1_numeric_substitution(ctx: CheckContext) -> list[CheckResult]:
             claim=f"float64, n={n}, d={d}, lam=1/2: ||prod(I + lam A_i) - sum_S lam^|S| A_S|| / "
                   "||prod|| (statistic: relative error; tolerance from rounding)",
             prediction=0.0, measurement=float(error), statistic=float(error),
-            verdict=verdict(error <= tolerance),
+            criterion=Criterion("relative error", "<=", float(tolerance)),
+            power=exact_power(float(tolerance), "relative defect of the expansion"),
         ))
     return rows
 
@@ -86,14 +100,43 @@ def r3_tree_expansion(ctx: CheckContext) -> list[CheckResult]:
     rows = []
     for n in range(1, (4 if ctx.quick else 5) + 1):
         result = verify_r3(n, 4)
+        counts = [tree_count(n, k) for k in range(1, 5)]
+        bad = result["differing"] + sum(g != w for g, w in zip(result["trees"], counts))
+        twins = sum(collisions(n, k, 1) for k in range(1, 5))
         rows.append(CheckResult(
             label="R3", kind="exact",
             claim=f"SymPy, n={n}, orders 1..4: [lam^k] x_n - sum_{{t in T_k(n)}} F(t)/sigma(t) "
-                  "= 0 with undefined scalar f_i (statistic: trees enumerated per order)",
-            prediction=[tree_count(n, k) for k in range(1, 5)],
-            measurement=result["trees"], statistic=result["trees"],
-            verdict=verdict(result["holds"]
-                            and result["trees"] == [tree_count(n, k) for k in range(1, 5)]),
+                  "= 0 with undefined scalar f_i (statistic: orders that differ, plus orders "
+                  "whose enumerated tree count is not N(n, k))",
+            prediction=sum(counts), measurement=sum(result["trees"]), statistic=bad,
+            criterion=NONE_DIFFER,
+            power=Power(f"a wrong term or weight 1/sigma on any of the {sum(counts) - twins} "
+                        f"trees whose scalar differential no other tree shares ({twins} trees "
+                        "have a one-dimensional twin: the vector rows cover them)",
+                        sum(counts) - twins, ">=", 1),
+            details={"trees_by_order": result["trees"], "one_dimensional_twins": twins},
+        ))
+    return rows
+
+
+@register("R3")
+def r3_vector_trees(ctx: CheckContext) -> list[CheckResult]:
+    """R3 in d = 2, 3 with vector elementary differentials (theorems.vector_trees)."""
+    rows = []
+    for n, d, order in R3_VECTOR_QUICK if ctx.quick else R3_VECTOR_FULL:
+        result = verify_r3_vector(n, d, order)
+        twins = sum(collisions(n, k, 1) for k in range(1, order + 1))
+        rows.append(CheckResult(
+            label="R3", kind="exact",
+            claim=f"SymPy, f_i: R^{d} -> R^{d} undefined, n={n}, orders 1..{order}: [lam^k] x_n - "
+                  "sum_t F(t)/sigma(t) = 0 component by component, F(t) the vector elementary "
+                  "differential (statistic: (order, component) pairs that differ)",
+            prediction=result["components"], measurement=result["components"] - result["differing"],
+            statistic=result["differing"], criterion=NONE_DIFFER,
+            power=Power("a tree exchanged for another of the same order, or its weight moved to "
+                        f"one (trees sharing a differential in d={d}; {twins} in d=1)",
+                        result["collisions"], "==", 0),
+            details={"trees_by_order": result["trees"], "one_dimensional_twins": twins},
         ))
     return rows
 
@@ -110,8 +153,10 @@ def r3_exponential_tower(ctx: CheckContext) -> list[CheckResult]:
         label="R3", kind="exact",
         claim=f"tower x_i = x_(i-1) + lam exp(x_(i-1)), n={n}, at x=0: [lam^k] x_n = "
               f"sum_t 1/sigma(t) for k=1..{order} (statistic: orders that differ)",
-        prediction=[str(w) for w in want], measurement=[str(g) for g in got],
-        statistic=sum(g != w for g, w in zip(got, want)), verdict=verdict(got == want),
+        prediction=float(want[-1]), measurement=float(got[-1]),
+        statistic=sum(g != w for g, w in zip(got, want)), criterion=NONE_DIFFER,
+        power=count_power(order, "weight 1/sigma(t) (any tree with repeated subtrees)"),
+        details={"predicted": [str(w) for w in want], "measured": [str(g) for g in got]},
     )]
 
 
@@ -168,8 +213,11 @@ def r3_autograd_taylor(ctx: CheckContext) -> list[CheckResult]:
                   "orders 1..4: (1/k!) d^k x_n/dlam^k (nested jvp) against "
                   "sum_{t in T_k(n)} F(t)/sigma(t) by 30-digit SymPy (statistic: max over k "
                   "of |difference| / sum_t |F(t)/sigma(t)|; tolerance 2^k 8 n eps from rounding)",
-            prediction=0.0, measurement=[float(e) for e in errors], statistic=float(worst),
-            verdict=verdict(worst <= tolerance),
+            prediction=0.0, measurement=float(worst), statistic=float(worst),
+            criterion=Criterion("max relative difference", "<=", float(tolerance)),
+            power=exact_power(float(tolerance), "relative difference (a wrong 1/sigma or 1/k! "
+                              "is off by >= 1/24)"),
+            details={"errors_by_order": [float(e) for e in errors]},
         ))
     return rows
 
@@ -185,7 +233,8 @@ def r4_tree_counts(ctx: CheckContext) -> list[CheckResult]:
         label="R4", kind="exact",
         claim=f"|T_k(n)| by enumeration = [z^k] sum_r A_r(z) for n<={max_n}, k<={max_k} "
               "(statistic: pairs that differ)",
-        prediction=0, measurement=len(bad), statistic=len(bad), verdict=verdict(not bad),
+        prediction=0, measurement=len(bad), statistic=len(bad), criterion=NONE_DIFFER,
+        power=count_power(max_n * max_k, "tree count N(n, k)"),
     ))
     n = sp.Symbol("n", integer=True, nonnegative=True)
     stated = {1: n, 2: sp.binomial(n, 2), 3: sp.binomial(n, 3) + sp.binomial(n + 1, 3)}
@@ -193,14 +242,17 @@ def r4_tree_counts(ctx: CheckContext) -> list[CheckResult]:
         closed = tree_count_polynomial(k, n)
         depths = range(60)
         mismatched = sum(closed.subs(n, m) != tree_count(m, k) for m in depths)
-        agrees = k not in stated or sp.expand(sp.expand_func(stated[k]) - closed) == 0
+        mismatched += k in stated and sp.expand(sp.expand_func(stated[k]) - closed) != 0
         rows.append(CheckResult(
             label="R4", kind="exact",
             claim=f"N(n,{k}) = {sp.factor(closed)} by SymPy summation"
                   + (f", equal to THEORY's {stated[k]}" if k in stated else "")
-                  + "; matches the generating function for n=0..59 (statistic: depths that differ)",
-            prediction=str(sp.factor(closed)), measurement=mismatched, statistic=mismatched,
-            verdict=verdict(agrees and mismatched == 0),
+                  + "; matches the generating function for n=0..59 (statistic: depths that "
+                  "differ, plus 1 if THEORY's form differs)",
+            prediction=int(closed.subs(n, 59)), measurement=tree_count(59, k),
+            statistic=int(mismatched), criterion=NONE_DIFFER,
+            power=count_power(len(depths), "count N(n, k)"),
+            details={"closed_form": str(sp.factor(closed))},
         ))
     return rows
 
@@ -210,21 +262,27 @@ def r5_symbolic_jacobian(ctx: CheckContext) -> list[CheckResult]:
     """R5 symbolically: prod (I + lam J_i) = sum_S lam^|S| J_S and the chain rule, exactly."""
     n = 8 if ctx.quick else 12
     result = verify_r5_symbolic(n)
+    bad = sum(g != w for g, w in zip(result["terms_by_order"], result["expected"]))
     rows = [CheckResult(
         label="R5", kind="exact",
         claim=f"SymPy, n={n}: (I + lam J_n)...(I + lam J_1) - sum_S lam^|S| J_S = 0 with "
-              "non-commuting J_i (statistic: terms per order)",
-        prediction=result["expected"], measurement=result["terms_by_order"],
-        statistic=sum(result["terms_by_order"]),
-        verdict=verdict(result["holds"] and result["terms_by_order"] == result["expected"]),
+              "non-commuting J_i (statistic: orders whose term count differs from C(n,k), plus "
+              "1 if the difference is not 0)",
+        prediction=2**n, measurement=sum(result["terms_by_order"]),
+        statistic=bad + (not result["holds"]), criterion=NONE_DIFFER,
+        power=count_power(n + 1, "term (a missing, extra or reordered word) at any order"),
+        details={"terms_by_order": result["terms_by_order"]},
     )]
     cases = ((2, 2),) if ctx.quick else ((2, 2), (3, 2), (2, 3))
     for depth, d in cases:
-        ok = verify_chain_rule(depth, d, seed=ctx.seed)
+        residual = chain_rule_residual(depth, d, seed=ctx.seed)
         rows.append(CheckResult(
             label="R5", kind="exact",
             claim=f"SymPy chain rule, tanh tower n={depth}, d={d}, rational weights: "
-                  "d x_n/d x_0 - prod (I + lam J_i(x_(i-1))) = 0 (statistic: identity holds)",
-            prediction=True, measurement=ok, statistic=ok, verdict=verdict(ok),
+                  "d x_n/d x_0 - prod (I + lam J_i(x_(i-1))) = 0 (statistic: entries not "
+                  "identically 0)",
+            prediction=0, measurement=residual, statistic=residual, criterion=NONE_DIFFER,
+            power=count_power(d * d, "Jacobian entry (a factor at the wrong point, the "
+                              "identity dropped, the order reversed)"),
         ))
     return rows

@@ -2,20 +2,34 @@
 towers, and the tolerance constants.
 
 Tolerance policy: identities (R2, R5) are checked in float64 at relative error ``EXACT_TOL``
-= 1e-9, far above the rounding error of a depth-n tower (about n * 1e-16) and far below any
-real discrepancy; expectations (S2, S3) by batched Monte Carlo at |z| < ``Z_MAX`` = 5.
-"""
+= 1e-9 (:data:`numerics.spectrum.EXACT_TOL`), far above the rounding error of the towers used
+here (at most 12 blocks of width 32, whose splits are well conditioned: about n * 1e-16) and
+far below any real discrepancy (a wrong gate, offset or lam is off by O(1)); expectations (S2,
+S3) by batched Monte Carlo at |z| < ``Z_MAX`` = 5.
 
-import copy
+Lesions (R2): the real lesion is judged by the share of the lesion effect the frozen-gate
+prediction leaves unexplained, |kept - predicted| / |1 - predicted|, which must stay below
+``LESION_UNEXPLAINED`` = 1/2 (the same rule as ``resdepth probe``'s lesion rows), and it is
+informative only where the uniform law over paths, 2^-m, would have missed by that much too.
+"""
 
 import torch
 from torch import nn
 
 from numerics.config import ModelConfig, TrainConfig
 from numerics.models import build_model
+from numerics.spectrum import EXACT_TOL
 from resdepth.checks.base import RunSpec
 
-EXACT_TOL = 1e-9
+__all__ = ["DATASET", "EXACT_TOL", "LESION_LAMS", "LESION_UNEXPLAINED", "PL_ACTIVATIONS",
+           "SE_FRACTION", "SIGMA2", "TRAINED_DEPTH", "TRAINED_WIDTH", "Z_MAX", "random_tower",
+           "s6_lams", "trained_spec"]
+
+LESION_UNEXPLAINED = 0.5
+
+LESION_LAMS = (0.25, 1.0)
+"""The trained runs the lesion rows use: a short-path network (lam = 1/4, whose spectrum is far
+from uniform) and lam = 1 (close to uniform); both are also S6's runs at the base seed."""
 
 Z_MAX = 5.0
 
@@ -53,6 +67,3 @@ def random_tower(seed: int, depth: int, width: int, *, activation: str = "relu",
                 if layer.bias is not None:
                     layer.bias.copy_(torch.randn(layer.bias.shape, generator=generator))
     return model.double().eval()
-
-def float64_copy(model):
-    return copy.deepcopy(model).double().eval()

@@ -1,13 +1,16 @@
 """GraphML and DOT export keep the DAG (and its path counts); the plot is written."""
 
+from fractions import Fraction
+
 import networkx as nx
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from graphs.builders import BlockSpec, residual_dag, tower
+from graphs.builders import BlockSpec, parallel, residual_dag, tower
 from graphs.counting import count_paths
 from graphs.export import to_dot, write_dot, write_graphml
-from graphs.plot import binomial_pmf, plot_path_lengths
+from graphs.plot import binomial_pmf, branch_probability, plot_path_lengths
 
 
 @given(st.lists(st.builds(BlockSpec, branches=st.integers(1, 3), depth=st.integers(1, 3),
@@ -42,6 +45,20 @@ def test_dot_quotes_names():
 def test_plot_is_written(tmp_path):
     plot_path_lengths(count_paths(tower(12)).by_length, tmp_path / "p.png")
     assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_R4_multi_branch_plot_uses_binomial_n_b_over_1_plus_b(tmp_path):
+    """B parallel branches: a uniform path takes a branch with probability B / (1 + B)."""
+    counts = count_paths(parallel(6, 3)).by_length
+    assert [float(q) * 4**6 for q in binomial_pmf(6, branch_probability(3))] == \
+        pytest.approx(list(counts))
+    plot_path_lengths(counts, tmp_path / "b3.png", branches=3, note="lengths that differ: 0")
+    assert (tmp_path / "b3.png").stat().st_size > 0
+    assert branch_probability(1) == Fraction(1, 2)
+    with pytest.raises(ValueError, match="not both"):
+        plot_path_lengths(counts, tmp_path / "x.png", branches=3, p=Fraction(1, 2))
+    with pytest.raises(ValueError, match="branches"):
+        branch_probability(0)
 
 
 def test_binomial_pmf_sums_to_one():

@@ -8,21 +8,21 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from torch import nn
 
-from numerics import spectrum as spectrum_module
+from numerics import secant as secant_module
 from numerics.config import ModelConfig, TrainConfig
+from numerics.enumeration import enumerate_paths, sum_by_length
+from numerics.secant import secant_spectrum
 from numerics.spectrum import (
+    EXACT_TOL,
+    FLUSH_BELOW,
     Spectrum,
     block_scales,
-    enumerate_paths,
     path_spectrum,
-    secant_spectrum,
-    sum_by_length,
     tower_forward,
 )
 from numerics.train import train_from_config
 from resdepth.strategies import build_tower, scales, seeds, tower_inputs, towers
 
-EXACT_TOL = 1e-9  # float64 rounding of a depth-12 tower is ~1e-14; a wrong formula is O(1)
 ACTIVATIONS = {"relu": nn.ReLU, "leaky": lambda: nn.LeakyReLU(0.2),
                "abs": lambda: nn.LeakyReLU(-1.0)}
 
@@ -158,7 +158,7 @@ def test_R2_secant_nodes_in_groups_equal_one_pass(monkeypatch):
     model = gelu_tower(2, 4)
     x0 = stream(model, 2, scale=3.0)
     whole = secant_spectrum(model.blocks, x0, nodes=9).terms
-    monkeypatch.setattr(spectrum_module, "SECANT_ROWS", 1)  # one node per forward-mode pass
+    monkeypatch.setattr(secant_module, "SECANT_ROWS", 1)  # one node per forward-mode pass
     grouped = secant_spectrum(model.blocks, x0, nodes=9).terms
     assert (whole - grouped).abs().max() <= EXACT_TOL * whole.abs().max()
 
@@ -215,6 +215,27 @@ def test_R2_spectrum_summaries():
     assert spectrum.max_rel_error() == 0.0
     model = build_tower(0, ModelConfig(depth=3, width=4, lam=0.25), in_dim=4, out_dim=2)
     assert block_scales(model.blocks) == [0.25] * 3
+
+
+def test_R2_tiny_terms_are_flushed_and_the_split_stays_exact():
+    """High-order terms far below the output are set to zero, never left subnormal."""
+    model = build_tower(4, ModelConfig(depth=12, width=6, lam=1e-30), in_dim=6, out_dim=2)
+    x0 = stream(model, 4)
+    spectrum = path_spectrum(model.blocks, x0)
+    tiny = torch.finfo(torch.float64).tiny
+    assert not ((spectrum.terms != 0) & (spectrum.terms.abs() < tiny)).any()
+    assert (spectrum.terms[12] == 0).all() and (spectrum.terms[1] != 0).any()  # 1e-360: flushed
+    assert spectrum.terms.abs()[spectrum.terms != 0].min() >= FLUSH_BELOW
+    assert spectrum.max_rel_error() <= EXACT_TOL and spectrum.warning is None
+
+
+def test_R2_warning_names_the_error_and_the_condition_number():
+    terms = torch.tensor([[[1.0, 0.0]], [[-1.0, 1e-12]]], dtype=torch.float64)
+    exact = Spectrum(terms, terms.sum(0))
+    assert exact.warning is None and exact.condition() == pytest.approx(2e12)
+    off = Spectrum(terms, terms.sum(0) * (1 + 1e-6))
+    assert "exceeds the float64 exact tolerance" in off.warning
+    assert "2e+12" in off.warning
 
 
 @pytest.mark.gpu
