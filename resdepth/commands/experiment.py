@@ -72,6 +72,8 @@ def register(subparsers) -> None:
     resume.add_argument("--resume", action="store_true",
                         help="continue the experiment in OUT, reusing its finished runs")
     resume.add_argument("--fresh", action="store_true", help="delete OUT's runs and start over")
+    parser.add_argument("--report-only", action="store_true",
+                        help="with --resume: analyse the runs finished so far, train nothing")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -79,6 +81,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from resdepth.experiment.run import ExperimentSettings, run_experiment
 
+    if args.report_only and not args.resume:
+        raise ResdepthError("--report-only analyses an experiment's finished runs: add --resume")
     if args.seeds is not None and args.seeds < 2:
         raise ResdepthError("--seeds must be at least 2: S7's verdicts come from intervals over "
                             "seeds, never from one run")
@@ -87,7 +91,8 @@ def run(args) -> int:
         depths=None if args.depths is None else tuple(args.depths),
         rules=tuple(dict.fromkeys(args.rules)), dataset=args.dataset, device=args.device,
         backend=args.backend, address=args.address, workers=args.workers, resume=args.resume,
-        fresh=args.fresh, seed=args.seed, sweep=not args.no_sweep, progress=not args.quiet)
+        fresh=args.fresh, seed=args.seed, sweep=not args.no_sweep, progress=not args.quiet,
+        train=not args.report_only)
     result = run_experiment(settings)
     print(summary(result))
     return 1 if any(r.verdict == "fail" for r in result.rows) else 0

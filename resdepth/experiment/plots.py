@@ -24,6 +24,12 @@ __all__ = ["PLOTS", "accuracy_vs_depth", "gc_vs_lam", "lr_sweep", "spectrum_shar
 PLOTS = ("accuracy_vs_depth.png", "gc_vs_lam.png", "lr_sweep.png", "spectrum_shares.png")
 
 
+def _legend(ax, **kwargs) -> None:
+    """A legend, where the axes have labelled artists."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
+
+
 def _log2_depth_axis(ax, depths) -> None:
     ax.set_xscale("log", base=2)
     ax.set_xticks(depths, [str(d) for d in depths])
@@ -92,7 +98,7 @@ def gc_vs_lam(records, tau: float, path: Path) -> str:
         ax.set_xscale("log")
         ax.set_xlabel("lam (1/n; a/sqrt(n), a = 0.5, 1, 2, 4; 1)")
         ax.set_title(title, fontsize="small")
-        ax.legend(fontsize="x-small")
+        _legend(ax, fontsize="x-small")
     axes[0][0].set_ylabel("log10 GC = log10 mean ||d f/d x||_F^2")
     fig.suptitle("S7(e): geometric complexity vs lam (bars: 2 SE over seeds)", fontsize="medium")
     return save_figure(fig, path)
@@ -126,7 +132,7 @@ def lr_sweep(records, path: Path, classes: int) -> str:
         ax.set_xlabel("base learning rate (AdamW)")
         ax.set_title("depth-muP (block lr x n^-1/2)" if rule == "mup"
                      else "constant lam = 1/2 (no lr rule)", fontsize="medium")
-        ax.legend(fontsize="x-small")
+        _legend(ax, fontsize="x-small")
     axes[0][0].set_ylabel(f"final training loss (diverged: log {classes})")
     fig.suptitle("S7(f): learning-rate sweep per depth; dotted: interpolated best rate",
                  fontsize="medium")
@@ -166,7 +172,7 @@ def spectrum_shares(records, path: Path) -> str:
                     label=f"{when} (mean length {mean:.2g})")
         ax.set_title(f"{rule}, n = {largest[rule]}", fontsize="small")
         ax.set_xlabel("path length k")
-        ax.legend(fontsize="xx-small")
+        _legend(ax, fontsize="xx-small")
     for ax in list(axes.flat)[len(rules):]:
         ax.axis("off")
     axes[0][0].set_ylabel("signed share <y_k, x_n>/||x_n||^2")

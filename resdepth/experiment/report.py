@@ -101,6 +101,11 @@ def markdown(result, rows: list[dict]) -> str:
                 f"{result.device}, backend {s.backend} x {s.workers}; "
                 f"{result.trained} runs trained, {result.reused} reused, "
                 f"{len(result.errors)} failed; {result.wall_time_s:.0f} s")
+    missing = sum(len(v) for v in result.missing.values()) if result.missing else 0
+    if missing:
+        settings += (f". **Partial**: {missing} grid entries not trained yet "
+                     f"({', '.join(f'{k}: {len(v)}' for k, v in result.missing.items())}); "
+                     f"cells show the seeds that finished")
     parts = [
         "# S7: trained depth scaling (resdepth experiment depth-scaling)", "", settings, "",
         "## S7(a)'s prediction, before training", "",

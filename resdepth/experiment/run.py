@@ -48,6 +48,7 @@ class ExperimentSettings:
     sweep: bool = True
     progress: bool = True
     budget: Budget | None = None  # replaces the mode's budget entirely (tests, custom grids)
+    train: bool = True  # False: analyse the finished runs in the store, train nothing
 
     @property
     def mode(self) -> str:
@@ -71,6 +72,7 @@ class Result:
     wall_time_s: float
     started: str
     classes: int = 10
+    missing: dict = field(default_factory=dict)
     trained: int = 0
     reused: int = 0
     errors: dict = field(default_factory=dict)
@@ -122,7 +124,11 @@ def run_experiment(settings: ExperimentSettings) -> Result:
                 sweep=settings.sweep)
     store = _open_store(settings)
     try:
-        todo = [spec for key, spec in grid.specs.items() if key not in store.finished_keys()]
+        finished = store.finished_keys()
+        todo = [spec for key, spec in grid.specs.items() if key not in finished]
+        reused = len(grid.specs) - len(todo)
+        if not settings.train:
+            todo = []
         train = functools.partial(train_and_measure, probe_n=budget.probe_n,
                                   spectrum_n=budget.spectrum_n)
         errors = _train(todo, backend, device, train, store, settings)
@@ -130,7 +136,8 @@ def run_experiment(settings: ExperimentSettings) -> Result:
     finally:
         store.close()
     result = analyse(settings, budget, device, grid, records, started, start)
-    result.trained, result.reused = len(todo) - len(errors), len(grid.specs) - len(todo)
+    result.missing = missing_entries(grid, records)
+    result.trained, result.reused = len(todo) - len(errors), reused
     result.errors = errors
     report.write_all(result)
     return result
@@ -179,6 +186,17 @@ def load_records(grid, store, errors) -> list[dict]:
             records.append({**asdict(entry), **found,
                             "measurements": run.metrics.get("measurements")})
     return records
+
+
+def missing_entries(grid, records) -> dict[str, list]:
+    """Rule -> the grid entries (depth, seed, lr) without a finished run (--report-only)."""
+    done = {(r["rule"], r["a"], r["depth"], r["seed"], r["lr"], r["group"]) for r in records}
+    missing: dict[str, list] = {}
+    for entries in grid.entries.values():
+        for e in entries:
+            if (e.rule, e.a, e.depth, e.seed, e.lr, e.group) not in done:
+                missing.setdefault(e.rule, []).append((e.depth, e.seed, e.lr))
+    return missing
 
 
 def x0_energy(dataset: str, budget: Budget, seeds) -> tuple[float, int]:
