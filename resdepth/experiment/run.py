@@ -125,7 +125,8 @@ def run_experiment(settings: ExperimentSettings) -> Result:
     store = _open_store(settings)
     try:
         finished = store.finished_keys()
-        todo = [spec for key, spec in grid.specs.items() if key not in finished]
+        todo = sorted((spec for key, spec in grid.specs.items() if key not in finished),
+                      key=lambda spec: _order(grid, spec))
         reused = len(grid.specs) - len(todo)
         if not settings.train:
             todo = []
@@ -141,6 +142,13 @@ def run_experiment(settings: ExperimentSettings) -> Result:
     result.errors = errors
     report.write_all(result)
     return result
+
+
+def _order(grid, spec) -> tuple:
+    """Training order: the main grid before the sweep, shallow before deep, so that an
+    interrupted experiment (--report-only) has whole rows of the table."""
+    entry = grid.entries[spec.key()][0]
+    return (entry.group != "grid", entry.depth, entry.seed)
 
 
 def _train(todo, backend, device, train, store, settings) -> dict[str, str]:
