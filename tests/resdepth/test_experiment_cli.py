@@ -90,3 +90,15 @@ def test_S7_in_validate_quick_judges_a_to_c_and_skips_d_to_f(tmp_path, tiny):
     assert {r["claim"][:5] for r in skipped} >= {"S7(d)", "S7(e)", "S7(f)"}
     assert not any(r["verdict"] == "diverged" for r in outcome.rows)
     assert (tmp_path / "v" / "S7_accuracy_vs_depth.png").exists()
+
+
+@pytest.mark.gpu
+def test_S7_experiment_trains_on_cuda(tmp_path, tiny):
+    from resdepth.experiment.run import ExperimentSettings, run_experiment
+
+    result = run_experiment(ExperimentSettings(out_dir=tmp_path / "gpu", quick=True,
+                                               rules=("inv-sqrt", "fixup"), device="cuda",
+                                               sweep=False, progress=False))
+    assert result.device == "cuda" and result.rows
+    assert all(r["measurements"]["trained"] is not None for r in result.records
+               if not r["diverged"])
