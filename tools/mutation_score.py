@@ -3,8 +3,9 @@
     python tools/mutation_score.py [TARGET ...] [--survivors]
 
 TARGET is a package (``theorems``) or a module (``theorems.counting``); none means every
-mutated module. A survivor listed in docs/mutation.md (as ```theorems.m.x_f__mutmut_N```) is an
-*equivalent* mutant: it computes the same function, so no test can kill it. The score is
+mutated module. A survivor listed in docs/mutation.md's section "Equivalent mutants" (as
+```theorems.m.x_f__mutmut_N```) is an *equivalent* mutant: it computes the same function, so
+no test can kill it. The score is
 
     score = (killed + timeout) / (mutants - equivalent - unchecked),
 
@@ -31,8 +32,11 @@ COLUMNS = ("mutants", "killed", "timeout", "survived", "equivalent", "no tests",
 
 
 def equivalents() -> set[str]:
-    """Mutant names listed in docs/mutation.md."""
-    return set(NAME.findall(DOC.read_text())) if DOC.exists() else set()
+    """Mutant names listed in docs/mutation.md's section "Equivalent mutants"."""
+    if not DOC.exists():
+        return set()
+    section = DOC.read_text().partition("\n## Equivalent mutants")[2].partition("\n## ")[0]
+    return set(NAME.findall(section))
 
 
 def results() -> dict[str, dict[str, int | None]]:

@@ -5,6 +5,7 @@ written out with the hand count in the docstring (see docs/mutation.md).
 """
 
 import networkx as nx
+import pytest
 
 from graphs.builders import tower
 from graphs.counting import count_by_enumeration, path_polynomial
@@ -38,3 +39,12 @@ def test_R4_missing_edge_attribute_counts_as_length_0():
     graph.add_edge("m", "b")
     assert path_polynomial(graph) == [0, 1, 1]
     assert count_by_enumeration(graph).by_length == (0, 1, 1)
+
+
+def test_R4_missing_endpoint_is_named():
+    graph = _dag([("a", "b", 1)], sink="z")
+    with pytest.raises(ValueError, match=r"^graph.graph\['sink'\] = 'z' is not a node"):
+        path_polynomial(graph)
+    graph = _dag([("a", "b", 1)], source="q")
+    with pytest.raises(ValueError, match=r"^graph.graph\['source'\] = 'q' is not a node"):
+        path_polynomial(graph)

@@ -8,7 +8,7 @@ product is 1 + lam A1 and its lam^2 coefficient is 0, although no lam^2 term is 
 import pytest
 import sympy as sp
 
-from theorems.linear_paths import expanded_by_sympy, path_symbols, product_by_order
+from theorems.linear_paths import expanded_by_sympy, path_symbols, product_by_order, verify_r1
 
 
 def test_R1_sympy_route_returns_every_order_of_depth_3():
@@ -26,3 +26,9 @@ def test_R1_zero_branch_leaves_its_orders_zero():
 def test_R1_path_symbols_name_the_bad_depth():
     with pytest.raises(ValueError, match=r"^n must be a positive integer, got 0$"):
         path_symbols(0)
+
+
+def test_R1_verify_reports_counts_and_their_binomials():
+    """Depth 3: 1, 3, 3, 1 summands by order, C(3, k) expected, 8 in all."""
+    assert verify_r1(3) == {"holds": True, "terms_by_order": [1, 3, 3, 1],
+                            "expected": [1, 3, 3, 1], "total": 8}
