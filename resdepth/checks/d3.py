@@ -74,7 +74,7 @@ def _falsification(ctx):
     gen = torch.Generator().manual_seed(ctx.seed + 31)
     x = torch.randn(m, p, generator=gen, dtype=torch.float64)
     x = x / x.norm(dim=1, keepdim=True)
-    draws, steps = (1, 100) if ctx.quick else (4, 600)
+    draws, steps = (1, 100) if ctx.quick else (2, 400)
     achieved = []
     for _ in range(draws):
         signs = (torch.randint(0, 2, (m,), generator=gen) * 2 - 1).to(torch.float64)

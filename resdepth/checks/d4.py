@@ -40,7 +40,7 @@ INPUT_BOUND = 12.0  # ||x|| <= X fixed a priori; P(||N(0, I_16)|| > 12) < 1e-20
 def _sizes(ctx) -> dict:
     if ctx.quick:
         return {"reps": 30, "n_pop": 100000, "n_pilot": 20000, "cap": 2**15}
-    return {"reps": 150, "n_pop": 400000, "n_pilot": 50000, "cap": 2**17}
+    return {"reps": 100, "n_pop": 200000, "n_pilot": 50000, "cap": 2**17}
 
 
 @register("D4", needs=lambda ctx: [old_spec(ctx)])
