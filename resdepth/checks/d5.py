@@ -86,12 +86,13 @@ def _point(ctx, olds, design, depth, width, m, scale) -> dict:
         runs.append(run)
     point = {"depth": depth, "width": width, "m": m, "scale": scale, "runs": runs,
              "diverged": diverged, "seeds": len(runs),
-             "label": f"L={depth}, d={width}, m={m}\ns={scale:g}"}
+             "label": f"L={depth}, d={width}\nm={m}, s={scale:g}"}
     if diverged or len(runs) < 2:
         return {**point, "diverged": diverged or ["fewer than two seeds"]}
     z = sum(r["z"] for r in runs) / math.sqrt(len(runs))
     point.update({
         "z": z, "observed": z < -critical_z(ALPHA),
+        "seed_diffs": [r["longer_test"] - r["expanded_test"] for r in runs],
         "diff": t_interval([r["longer_test"] - r["expanded_test"] for r in runs], LEVEL),
         "scratch_diff": t_interval([r["scratch_test"] - r["expanded_test"] for r in runs], LEVEL),
         **{f"{name}_test": t_interval([r[f"{name}_test"] for r in runs], LEVEL)

@@ -70,9 +70,12 @@ def comparison_figure(path, points, loss_name: str = "MSE") -> str:
         colour = "C2" if p["observed"] else "0.5"
         bottom.errorbar([x], [mean], yerr=[[mean - lo], [hi - mean]], fmt="o", color=colour,
                         capsize=4)
+        seeds = p.get("seed_diffs", [])
+        bottom.plot([x + 0.12] * len(seeds), seeds, ".", color=colour, alpha=0.5, ms=4)
     bottom.axhline(0.0, color="k", lw=0.8)
     bottom.plot([], [], "o", color="C2", label="D2 condition observed")
     bottom.plot([], [], "o", color="0.5", label="not observed")
+    bottom.plot([], [], ".", color="0.3", alpha=0.5, label="one seed")
     bottom.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     bottom.set_ylabel(f"{loss_name}(longer) - {loss_name}(expanded)\n> 0: expansion better")
     bottom.set_xticks(xs, [f"{p['label']}\nz = {p['z']:.1f}" for p in good], fontsize="small")

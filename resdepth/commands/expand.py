@@ -203,6 +203,7 @@ def _compare(runs) -> dict:
            "observed_seeds": sum(r["observed"] for r in good)}
     for name in ("old", "expanded", "longer", "scratch"):
         out[f"{name}_test"] = sum(r[f"{name}_test"] for r in good) / len(good) if good else None
+    out["seed_diffs"] = [r["longer_test"] - r["expanded_test"] for r in good]
     if len(good) >= 2:
         out["longer_minus_expanded"] = list(t_interval(
             [r["longer_test"] - r["expanded_test"] for r in good]))
@@ -223,7 +224,7 @@ def _plots(out, curves, test, row, comparison, args) -> None:
         return
     point = {"label": f"L={args.depth}, d={args.width}, at {args.at}", "seeds": comparison["seeds"],
              "z": row["observability_z"], "observed": row["observed"], "diverged": [],
-             "diff": comparison["longer_minus_expanded"],
+             "diff": comparison["longer_minus_expanded"], "seed_diffs": comparison["seed_diffs"],
              **{f"{k}_test": v for k, v in comparison["intervals"].items()}}
     comparison_figure(out / "comparison.png", [point],
                       "MSE" if row["task"] == "regression" else "cross-entropy")

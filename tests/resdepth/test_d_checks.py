@@ -1,5 +1,7 @@
 """The D1-D5 checks in quick mode, end to end: their verdicts follow from their criteria and
-powers, the calibrations and certificates come out as designed, every plot is drawn."""
+powers, the calibrations and certificates come out as designed, every plot is drawn. D4's and
+D5's checks train and sample for about a minute each on 2 cores: they are ``slow`` (their pieces
+are tested by default in tests/numerics and tests/resdepth/test_cli_expand.py)."""
 
 import copy
 
@@ -68,6 +70,7 @@ def test_D3_rows_hold_and_the_falsification_says_it_is_far_from_the_bound(ctx):
     assert _plots(ctx, rows, "D3_bounds.png") == {"D3_bounds.png"}
 
 
+@pytest.mark.slow
 def test_D4_restricted_routes_certify_and_the_whole_class_is_vacuous(ctx):
     rows = d4.d4_coverage(ctx)
     verdicts = [row.verdict for row in rows]
@@ -79,6 +82,7 @@ def test_D4_restricted_routes_certify_and_the_whole_class_is_vacuous(ctx):
     assert _plots(ctx, rows, "D4_coverage.png") == {"D4_coverage.png"}
 
 
+@pytest.mark.slow
 def test_D5_rows_do_not_contradict_the_prediction(ctx):
     rows = d5.d5_joint_scaling(ctx)
     assert len(rows) == 3 and all(row.verdict in ("pass", "inconclusive") for row in rows)
