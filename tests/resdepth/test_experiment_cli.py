@@ -59,11 +59,16 @@ def test_S7_experiment_writes_table_plots_rows_and_resumes(tmp_path, tiny, capsy
     assert main(argv) == 2 and "--resume" in capsys.readouterr().err
     assert main([*argv, "--resume"]) in (0, 1)
     assert "0 runs trained" in (out / "report.md").read_text()
+    assert main([*argv[:-3], "inv-sqrt", "mup", "--out", str(out), "--quiet", "--resume",
+                 "--report-only"]) in (0, 1)
+    partial = (out / "report.md").read_text()
+    assert "0 runs trained" in partial and "**Partial**" in partial and "mup: 4" in partial
 
 
 @pytest.mark.parametrize("argv, message", [
     (["--seeds", "1"], "at least 2"),
     (["--resume"], "no experiment to resume"),
+    (["--report-only"], "add --resume"),
 ])
 def test_S7_experiment_refuses_in_one_line(tmp_path, capsys, argv, message):
     assert main(["experiment", "depth-scaling", *argv, "--out", str(tmp_path / "x")]) == 2
