@@ -29,8 +29,13 @@ def probe_inputs(spec, n: int):
     return data.test_x[:n]
 
 
-def measure(model, x, spectrum_n: int) -> dict:
-    """GC, signal ratio, realised scales, multipliers and (no normalisation) path shares."""
+def measure(model, x, spectrum_n: int, *, batch_statistics: bool = False) -> dict:
+    """GC, signal ratio, realised scales, multipliers and (no normalisation) path shares.
+
+    ``batch_statistics``: BatchNorm layers normalise with the statistics of ``x`` (what a
+    training step sees), not their running statistics, which before any training are the
+    defaults 0 and 1 and make eval-mode BatchNorm the identity.
+    """
     import copy
 
     import torch
@@ -40,10 +45,29 @@ def measure(model, x, spectrum_n: int) -> dict:
 
     probe = copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
     x = x.to(torch.float64)
+    if batch_statistics:
+        _calibrate_batchnorm(probe, x)
     found = {"gc": geometric_complexity(probe, x), **stream_summary(probe, x)}
     if model.config.norm == "none" and model.config.arch == "mlp":
         found.update(path_shares(probe, x[:spectrum_n]))
     return {key: _finite_or_none(value) for key, value in found.items()}
+
+
+def _calibrate_batchnorm(model, x) -> None:
+    """Set every BatchNorm's running statistics to those of the batch ``x`` (eval mode after)."""
+    import torch
+    from torch import nn
+
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average: after one batch, that batch's statistics
+    model.train()
+    with torch.no_grad():
+        model(x)
+    model.eval()
 
 
 def _finite_or_none(value):
@@ -93,7 +117,7 @@ def train_and_measure(spec, device: str, probe_n: int = 256, spectrum_n: int = 3
         data = load_dataset(spec.dataset, seed=spec.seed, n_train=spec.n_train)
         x = data.test_x[:probe_n]
         model = initial_model(spec.model, data, spec.seed)
-        initial = measure(model, x, spectrum_n)
+        initial = measure(model, x, spectrum_n, batch_statistics=True)
         result = fit(model, data, spec.train, device=device, seed=spec.seed)
         trained = None if result.diverged else measure(model, x, spectrum_n)
     finally:
