@@ -9,7 +9,7 @@ from graphs.counting import MEASURES, count_paths
 from graphs.export import write_dot, write_graphml
 from graphs.plot import binomial_pmf, plot_path_lengths
 from resdepth.errors import ResdepthError, check_out_file, positive_int
-from resdepth.formats import render
+from resdepth.formats import Table, render
 from resdepth.realmodels import RUNS_CODE, add_model_options
 
 MAX_BLOCKS = 2000
@@ -43,7 +43,9 @@ def register(subparsers) -> None:
     parser.add_argument("--measure", choices=MEASURES, default="blocks",
                         help="path length in branches taken (blocks) or branch layers crossed "
                         "(by_length in the output follows it)")
-    parser.add_argument("--format", choices=("md", "json"), default="md", help="output format")
+    parser.add_argument("--format", choices=("md", "csv", "latex", "json"), default="md",
+                        help="md (for reading, default), csv, latex (a booktabs table for "
+                        "pdflatex) or json")
     parser.add_argument("--graphml", metavar="FILE", help="also write the DAG as GraphML")
     parser.add_argument("--dot", metavar="FILE", help="also write the DAG as Graphviz DOT")
     parser.add_argument("--plot", metavar="FILE",
@@ -72,11 +74,14 @@ def run(args) -> int:
         payload = {"arch": name, "blocks": blocks, "total_paths": counts.total,
                    "by_length": list(counts.by_length)}
         print(json.dumps(payload))
-    else:
-        head = f"{name}, {blocks} {unit}"
-        if graph.graph.get("opaque"):
-            head += f" (kept whole, not traced into: {graph.graph['opaque']})"
+        return 0
+    head = f"{name}, {blocks} {unit}"
+    if graph.graph.get("opaque"):
+        head += f" (kept whole, not traced into: {graph.graph['opaque']})"
+    if args.format == "md":
         print(_markdown(head, counts, p, args.measure), end="")
+    else:
+        print(render(_table(head, counts, p, args.measure), args.format), end="")
     return 0
 
 
@@ -121,13 +126,31 @@ def _traced(args):
     return graph, args.model or args.checkpoint, n, Fraction(b, 1 + b)
 
 
-def _markdown(head: str, counts, p: Fraction, measure: str) -> str:
+def _summary(head: str, counts, measure: str) -> str:
     mean, var = counts.mean, counts.variance
-    head += (f": {counts.total} paths; length in {measure}: "
-             f"mean {mean} ({float(mean):.6g}), variance {var} ({float(var):.6g})\n\n")
+    return (f"{head}: {counts.total} paths; length in {measure}: "
+            f"mean {mean} ({float(mean):.6g}), variance {var} ({float(var):.6g})")
+
+
+def _rows(counts, p: Fraction, measure: str) -> list[dict]:
+    """One row per length k: exact count, share of all paths and (blocks) the binomial law."""
     rows = [{"length": k, "paths": c, "share": float(Fraction(c, counts.total))}
             for k, c in enumerate(counts.by_length)]
     if measure == "blocks":
         for row, q in zip(rows, binomial_pmf(len(rows) - 1, p)):
             row["binomial"] = float(q)
-    return head + render(rows, "md")
+    return rows
+
+
+def _markdown(head: str, counts, p: Fraction, measure: str) -> str:
+    return _summary(head, counts, measure) + "\n\n" + render(_rows(counts, p, measure), "md")
+
+
+def _table(head: str, counts, p: Fraction, measure: str) -> Table:
+    """The csv/latex table: the summary line is the caption (R1, R4)."""
+    caption = (_summary(head, counts, measure).replace(": ", ". ", 1)
+               + (f"; binomial: the law Bin(n, p = {p}) (R1, R4)." if measure == "blocks" else "."))
+    return Table(_rows(counts, p, measure), caption=caption, label="tab:resdepth-dag-paths",
+                 headers={"length": "length $k$", "paths": "paths",
+                          "share": "share", "binomial": "binomial"},
+                 fold_constants=False)

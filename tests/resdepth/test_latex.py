@@ -163,3 +163,28 @@ def test_latex_refuses_a_table_too_wide_to_compile(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "202 columns" in err and "at most 64" in err
     assert main(["tables", "paths", "--max-depth", "62", "--format", "latex"]) == 0
+
+
+@needs_pdflatex
+@pytest.mark.parametrize("arch", [["--arch", "tower", "--blocks", "12"],
+                                  ["--arch", "parallel", "--blocks", "5", "--branches", "3"]])
+def test_R4_paths_command_latex_compiles_with_pdflatex(tmp_path, capsys, arch):
+    """`resdepth paths --format latex` (the DAG's counts by length) is a paper-ready table."""
+    assert main(["paths", *arch, "--format", "latex"]) == 0
+    text = capsys.readouterr().out
+    (tmp_path / "table.tex").write_text(text, encoding="utf-8")
+    proc = compile_pdf(tmp_path)
+    errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
+    assert proc.returncode == 0, errors
+    assert r"\toprule" in text and r"\label{tab:resdepth-dag-paths}" in text
+
+
+def test_R1_paths_command_csv_has_the_exact_counts(capsys):
+    import csv
+    import io
+    from math import comb
+
+    assert main(["paths", "--arch", "tower", "--blocks", "70", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [int(r["paths"]) for r in rows] == [comb(70, k) for k in range(71)]
+    assert {"length", "paths", "share", "binomial"} <= set(rows[0])
