@@ -185,13 +185,16 @@ def _plot(ctx, rows, events, margin, m) -> str | None:
     left.axhline(CLIP, color="k", ls="--", label=f"loss range M = {CLIP}: above it vacuous")
     left.axhline(margin, color="C2", ls=":", label=f"population margin Delta = {margin:.3g}")
     for i, s in enumerate(slacks):
-        left.annotate(f"vacuous ({s:.3g})" if s >= CLIP else f"{s:.3g}", (i, s), ha="center",
-                      va="bottom", fontsize="small")
+        left.annotate(f"vacuous\n{s:.3g}" if s >= CLIP else f"{s:.3g}", (i, s), ha="center",
+                      va="bottom", fontsize="x-small", textcoords="offset points",
+                      xytext=(0, 2))
     left.set_yscale("log")
+    low, high = left.get_ylim()
+    left.set_ylim(low, high * 4)  # room above the bars for their labels
     left.set_xticks(range(len(names)), names, fontsize="small")
     left.set_ylabel("slack (mean over samples)")
     left.set_title(f"D4 slacks at m = {m}", fontsize="medium")
-    left.legend(fontsize="small", loc="center left")
+    left.legend(fontsize="x-small", loc="upper left")
     cov = [row.measurement for row in rows]
     cps = [row.details["clopper_pearson"] for row in rows]
     right.errorbar(range(len(names)), cov, fmt="o", capsize=5, color="C0",
