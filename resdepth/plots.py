@@ -48,7 +48,10 @@ def verdict_overview(rows: list[dict], path: Path) -> Path:
         ax.bar(present, heights, bottom=bottom, color=COLOURS[verdict], label=verdict)
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     ax.set_ylabel("rows")
-    ax.set_title("resdepth validate: verdicts per THEORY.md label")
+    ax.set_ylim(0, max(bottom, default=1) * 1.12 + 0.5)
+    counts = ", ".join(f"{sum(r['verdict'] == v for r in rows)} {v}" for v in VERDICTS)
+    ax.set_title(f"resdepth validate: verdicts per THEORY.md label ({len(rows)} rows: {counts})",
+                 fontsize="medium")
     ax.legend(ncols=5, fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.12),
               frameon=False)
     ax.yaxis.get_major_locator().set_params(integer=True)
