@@ -148,3 +148,25 @@ class Store:
         """The stored rows in the order they were added, each with its check's name."""
         rows = self._db.execute("SELECT check_name, row FROM results ORDER BY position")
         return [(name, json.loads(row)) for name, row in rows]
+
+
+DB_NAME = "results.sqlite"
+
+
+def open_store(folder: Path, *, resume: bool, fresh: bool, holds: str) -> Store:
+    """The store ``folder/results.sqlite`` of a run that ``holds`` something (a validation, an
+    experiment): an existing one is never overwritten silently (``resume`` continues it,
+    ``fresh`` deletes it first), and ``resume`` on a folder without one is refused."""
+    from resdepth.errors import ResdepthError
+
+    path = Path(folder) / DB_NAME
+    if path.exists() and not (resume or fresh):
+        raise ResdepthError(f"{path} already holds {holds}: add --resume to continue it "
+                            f"(finished training runs are reused) or --fresh to delete it and "
+                            f"start over")
+    if resume and not path.exists():
+        raise ResdepthError(f"--resume: {folder} holds no {holds.split()[-1]} to resume "
+                            f"(no {DB_NAME}); run without --resume to start one")
+    if fresh and path.exists():
+        path.unlink()
+    return Store(path)

@@ -34,13 +34,12 @@ from tqdm import tqdm
 from resdepth import labels
 from resdepth.checks.base import LABELS, CheckContext, CheckResult, Registered
 from resdepth.checks.rows import row_error
-from resdepth.errors import ResdepthError, check_out_dir
+from resdepth.errors import check_out_dir
 from resdepth.runner import StoreRunner
 from resdepth.settings import Settings, resume_command
-from resdepth.store import Store
+from resdepth.store import DB_NAME, Store, open_store
 from resdepth.sweep import describe, make_backend, train_run
 
-DB_NAME = "results.sqlite"
 BLOCKING = ("fail", "diverged")
 """Verdicts that make the exit code 1 (``--strict`` adds inconclusive)."""
 
@@ -126,18 +125,8 @@ def validate(settings: Settings, registry: dict[str, list[Registered]] | None = 
 
 
 def _open_store(settings: Settings) -> Store:
-    path = settings.out_dir / DB_NAME
-    if path.exists() and not (settings.resume or settings.fresh):
-        raise ResdepthError(
-            f"{path} already holds a validation: add --resume to continue it (finished "
-            f"training runs are reused) or --fresh to delete it and start over"
-        )
-    if settings.resume and not path.exists():
-        raise ResdepthError(f"--resume: {settings.out_dir} holds no validation to resume "
-                            f"(no {DB_NAME}); run without --resume to start one")
-    if settings.fresh and path.exists():
-        path.unlink()
-    return Store(path)
+    return open_store(settings.out_dir, resume=settings.resume, fresh=settings.fresh,
+                      holds="a validation")
 
 
 def _plan(chosen, ctx: CheckContext) -> tuple[dict, dict[int, str]]:

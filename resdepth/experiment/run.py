@@ -21,10 +21,10 @@ from tqdm import tqdm
 from resdepth.errors import ResdepthError, check_out_dir
 from resdepth.experiment.grid import BUDGETS, DATASET_ARCH, MAX_TRAIN, RULES, Budget, plan
 from resdepth.experiment.measure import outcome, train_and_measure
+from resdepth.store import DB_NAME
 
 __all__ = ["DB_NAME", "ExperimentSettings", "Result", "budget_for", "run_experiment"]
 
-DB_NAME = "results.sqlite"
 GPU_DEPTH = 1024
 
 
@@ -92,18 +92,10 @@ def budget_for(settings: ExperimentSettings, device: str) -> Budget:
 
 
 def _open_store(settings: ExperimentSettings):
-    from resdepth.store import Store
+    from resdepth.store import open_store
 
-    path = settings.out_dir / DB_NAME
-    if path.exists() and not (settings.resume or settings.fresh):
-        raise ResdepthError(f"{path} already holds an experiment: add --resume to continue it "
-                            f"(finished runs are reused) or --fresh to start over")
-    if settings.resume and not path.exists():
-        raise ResdepthError(f"--resume: {settings.out_dir} holds no experiment to resume "
-                            f"(no {DB_NAME}); run without --resume to start one")
-    if settings.fresh and path.exists():
-        path.unlink()
-    return Store(path)
+    return open_store(settings.out_dir, resume=settings.resume, fresh=settings.fresh,
+                      holds="an experiment")
 
 
 def run_experiment(settings: ExperimentSettings) -> Result:
