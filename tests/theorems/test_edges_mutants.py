@@ -109,3 +109,43 @@ def test_S1_lemma_variable_is_t():
     lemma = log_lemma()
     assert lemma["t"].name == "t" and lemma["t"].is_nonnegative
     assert sp.simplify(lemma["derivative"] - lemma["t"] / (1 + lemma["t"])) == 0
+
+
+def test_S6_capacity_refusals_name_lams_or_bounds():
+    from theorems.capacity import log_capacity_product
+
+    with pytest.raises(ValueError, match="^bounds must be finite"):
+        log_capacity_product([0.5], [-1.0])
+    with pytest.raises(ValueError, match="^lams must be finite"):
+        log_capacity_product([-0.5], [1.0])
+
+
+def test_R4_tree_count_polynomial_default_variable_and_order_check():
+    from theorems.counting import tree_count_polynomial, tree_counts
+
+    poly = tree_count_polynomial(2)
+    (n,) = poly.free_symbols
+    assert n.name == "n" and n.is_integer and n.is_nonnegative
+    with pytest.raises(ValueError, match="^k must be"):
+        tree_counts(3, -1)
+
+
+def test_D2_expected_z_and_D3_head_bound_name_m():
+    from theorems.joint_scaling import expected_split_z
+    from theorems.rademacher import head_rademacher_bound
+
+    with pytest.raises(ValueError, match="^m must be"):
+        expected_split_z(0.0, mu2=1.0, mu_sigma_mu=1.0, tr_sigma2=1.0)
+    with pytest.raises(ValueError, match="^m must be"):
+        head_rademacher_bound(0, 4, 1.0)
+
+
+def test_R4_residue_primes_fit_their_word_and_cover_the_bits():
+    from theorems.residues import primes_for_bits
+
+    primes = primes_for_bits(60, 27)
+    assert all(p < 2**27 for p in primes)
+    assert math.log2(math.prod(primes)) > 60
+    # one prime of 27 bits covers 26 bits but not 2 log2 of itself: the product must exceed, not reach
+    single = primes_for_bits(26, 27)
+    assert math.log2(math.prod(single)) > 26
