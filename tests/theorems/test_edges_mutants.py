@@ -149,3 +149,46 @@ def test_R4_residue_primes_fit_their_word_and_cover_the_bits():
     # one prime of 27 bits covers 26 bits but not 2 log2 of itself: the product must exceed, not reach
     single = primes_for_bits(26, 27)
     assert math.log2(math.prod(single)) > 26
+
+
+def test_D4_common_checks_refuse_bool_m_and_a_zero_loss_range():
+    from theorems.guarantees import hoeffding_slack
+
+    with pytest.raises(ValueError, match="^m must be an integer"):
+        hoeffding_slack(True, 0.05, 1.0)
+    with pytest.raises(ValueError, match="^loss_bound must be"):
+        hoeffding_slack(10, 0.05, 0.0)
+
+
+def test_D3_head_bound_refuses_bool_m_and_names_d():
+    from theorems.rademacher import head_rademacher_bound
+
+    with pytest.raises(ValueError, match="^m must be an integer"):
+        head_rademacher_bound(True, 4, 1.0)
+    with pytest.raises(ValueError, match="^d must be an integer"):
+        head_rademacher_bound(10, 0, 1.0)
+
+
+def test_R3_tree_and_vector_refusals_name_n_and_d():
+    from theorems.trees import label_decreasing_trees
+    from theorems.vector_trees import (
+        collisions,
+        vector_elementary_differential,
+        vector_tower_series,
+    )
+
+    with pytest.raises(ValueError, match="^n must be"):
+        label_decreasing_trees(0, 1)
+    with pytest.raises(ValueError, match="^d must be"):
+        collisions(2, 1, 0)
+    with pytest.raises(ValueError, match="^d must be"):
+        vector_elementary_differential((), 0)
+    with pytest.raises(ValueError, match="^n must be"):
+        vector_tower_series(0, 2, 1)
+
+
+def test_R3_vector_tower_series_has_d_coordinates():
+    from theorems.vector_trees import vector_tower_series
+
+    series = vector_tower_series(1, 2, 1)
+    assert all(len(term) == 2 for term in series)
