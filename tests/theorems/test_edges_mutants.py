@@ -156,6 +156,8 @@ def test_D4_common_checks_refuse_bool_m_and_a_zero_loss_range():
 
     with pytest.raises(ValueError, match="^m must be an integer"):
         hoeffding_slack(True, 0.05, 1.0)
+    with pytest.raises(ValueError, match="^m must be an integer"):
+        hoeffding_slack(0, 0.05, 1.0)
     with pytest.raises(ValueError, match="^loss_bound must be"):
         hoeffding_slack(10, 0.05, 0.0)
 
