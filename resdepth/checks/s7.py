@@ -55,9 +55,9 @@ def s7_trained_depth_scaling(ctx) -> list[CheckResult]:
     """S7(a)-(c) (quick) or (a)-(f) (full) from intervals over seeds on the trained grid."""
     from resdepth.experiment.analysis import accuracy_table, trains_threshold
     from resdepth.experiment.plots import accuracy_vs_depth
-    from resdepth.experiment.predictions import overflow_depth
     from resdepth.experiment.rows import rows
     from resdepth.experiment.run import x0_energy
+    from theorems.trained_scaling import overflow_depth
 
     grid = _plan(ctx)
     records = _records(ctx, grid)

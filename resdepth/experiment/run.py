@@ -222,8 +222,8 @@ def x0_energy(dataset: str, budget: Budget, seeds) -> tuple[float, int]:
 def analyse(settings, budget, device, grid, records, started, start) -> Result:
     """The table, tau, n_a and the rows of ``records``."""
     from resdepth.experiment.analysis import accuracy_table, trains_threshold
-    from resdepth.experiment.predictions import overflow_depth
     from resdepth.experiment.rows import rows
+    from theorems.trained_scaling import overflow_depth
 
     if not records:
         raise ResdepthError("no run of the grid finished; nothing to analyse")

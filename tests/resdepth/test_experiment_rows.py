@@ -10,9 +10,9 @@ from fractions import Fraction
 import pytest
 
 from resdepth.experiment.analysis import accuracy_table, trains_threshold, tuned_choice
-from resdepth.experiment.predictions import FLOAT32_MAX, overflow_depth
 from resdepth.experiment.rows import row_a, row_b, row_c, row_d, row_e, row_f, rows
 from resdepth.experiment.stats import interval
+from theorems.trained_scaling import FLOAT32_MAX, overflow_depth
 
 SEEDS = (0, 1, 2)
 

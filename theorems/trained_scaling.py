@@ -1,4 +1,5 @@
-"""S7(a)'s number, stated before training: the depth at which lam = 1 leaves float32's range.
+"""S7 (trained depth scaling, empirical): S7(a)'s number, stated before training from S2 — the
+depth at which lam = 1 leaves float32's range.
 
 S2: at initialisation, E||x_n||^2 = (1 + lam^2 sigma^2)^n E||x_0||^2 for the unnormalised tower,
 and by S2's Jacobian statement every gradient that flows back through the stream carries the
