@@ -151,6 +151,4 @@ def _table(head: str, counts, p: Fraction, measure: str) -> Table:
     caption = (_summary(head, counts, measure).replace(": ", ". ", 1)
                + (f"; binomial: the law Bin(n, p = {p}) (R1, R4)." if measure == "blocks" else "."))
     return Table(_rows(counts, p, measure), caption=caption, label="tab:resdepth-dag-paths",
-                 headers={"length": "length $k$", "paths": "paths",
-                          "share": "share", "binomial": "binomial"},
-                 fold_constants=False)
+                 headers={"length": "length $k$"}, fold_constants=False)
