@@ -12,8 +12,9 @@
 import torch
 
 from benchmarks.timing import best_time
-from numerics.config import ModelConfig
-from numerics.expansion import (
+from numerics.models.config import ModelConfig
+from numerics.models.networks import build_model
+from numerics.probes.expansion import (
     block_gradient,
     block_inputs,
     gradient_noise,
@@ -23,8 +24,7 @@ from numerics.expansion import (
     risk_at,
     risk_from_inputs,
 )
-from numerics.models import build_model
-from numerics.observability import directional_test, split_test_runs
+from numerics.probes.observability import directional_test, split_test_runs
 from theorems.rademacher import NetworkClass, rademacher_bound
 
 LOSS = make_loss("regression")

@@ -25,11 +25,11 @@ import time
 import torch
 
 from benchmarks.timing import best_time
-from numerics.config import ModelConfig
 from numerics.device import choose_device
-from numerics.enumeration import enumerate_paths
-from numerics.montecarlo import gaussian_weights, signal_second_moments
-from numerics.spectrum import path_spectrum, tower_forward
+from numerics.models.config import ModelConfig
+from numerics.probes.enumeration import enumerate_paths
+from numerics.probes.montecarlo import gaussian_weights, signal_second_moments
+from numerics.probes.spectrum import path_spectrum, tower_forward
 from resdepth.strategies import build_tower, tower_inputs
 
 ROUNDS = 15
@@ -187,7 +187,7 @@ def deep_spectrum_flush() -> dict:
     depth-1024 run is the issue's ``resdepth spectrum --depth 1024`` tower, with its error, its
     condition number and the warning :attr:`Spectrum.warning` raises.
     """
-    from numerics import spectrum
+    from numerics.probes import spectrum
 
     figures = {"device": "cpu", "threads": torch.get_num_threads()}
     right = spectrum.flush_tiny

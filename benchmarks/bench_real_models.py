@@ -12,8 +12,8 @@ import time
 import torch
 
 from benchmarks.timing import best_time
-from numerics.frozen import frozen_spectrum, trace_model
-from numerics.zoo import resnet_cnn, tiny_transformer
+from numerics.models.zoo import resnet_cnn, tiny_transformer
+from numerics.real.frozen import frozen_spectrum, trace_model
 
 
 def _models(depth: int):

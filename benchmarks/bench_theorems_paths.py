@@ -14,8 +14,8 @@ import sys
 import time
 
 from benchmarks.timing import best_time
-from resdepth.formats import render
 from resdepth.tables import paths, trees
+from resdepth.tables.formats import render
 from theorems import counting
 from theorems.linear_paths import verify_r1
 

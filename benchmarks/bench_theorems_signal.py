@@ -10,8 +10,8 @@ import sys
 import time
 
 from benchmarks.timing import best_time
-from resdepth.formats import render
 from resdepth.tables import scaling, schemes, signal
+from resdepth.tables.formats import render
 
 
 def signal_table_10000() -> dict:

@@ -1,8 +1,8 @@
-"""Training throughput of :func:`numerics.train.fit` against a bare PyTorch loop.
+"""Training throughput of :func:`numerics.models.train.fit` against a bare PyTorch loop.
 
 :func:`step_time_per_block` (issue 14, item 6): one AdamW step of a residual MLP (width 16,
 batch 64) at depth 16 and 256, per block, for the model's own modules (engine ``modules``), the
-stacked engine (:mod:`numerics.stacked`) and a bare loop of functional calls on stacked tensors
+stacked engine (:mod:`numerics.models.stacked`) and a bare loop of functional calls on stacked tensors
 (the least Python a depth-n tower can cost); ratios are time / bare time (1 = no overhead).
 
 Both train the same freshly initialised residual MLP on the same digits tensors with AdamW,
@@ -17,12 +17,12 @@ import time
 import torch
 import torch.nn.functional as F
 
-from numerics.config import ModelConfig, TrainConfig
-from numerics.data import load_dataset
 from numerics.device import choose_device
-from numerics.models import build_model
-from numerics.stacked import StackedTower
-from numerics.train import evaluate, fit
+from numerics.models.config import ModelConfig, TrainConfig
+from numerics.models.data import load_dataset
+from numerics.models.networks import build_model
+from numerics.models.stacked import StackedTower
+from numerics.models.train import evaluate, fit
 
 MODEL = ModelConfig(depth=8, width=128)
 TRAIN = TrainConfig(epochs=6, batch_size=128, lr=1e-3, schedule="constant")

@@ -1,6 +1,6 @@
 """The computation DAG of a traced real model, from a plain description of its blocks (R1, R4).
 
-Tracing needs torch and lives in numerics (``numerics.tracing``, ``numerics.residual_graph``);
+Tracing needs torch and lives in numerics (``numerics.real.tracing``, ``numerics.real.residual_graph``);
 this module receives its result as plain data, so graphs/ never imports torch::
 
     {"arch": "BertModel", "method": "torch.export", "stem": [...], "head": [...],

@@ -15,7 +15,7 @@ import os
 import sys
 
 from resdepth import __version__
-from resdepth.errors import ResdepthError
+from resdepth.engine.errors import ResdepthError
 
 COMMANDS = {
     "validate": "run every check (R1-R5, S1-S7, D1-D5) on trained networks and write a report",

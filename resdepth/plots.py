@@ -11,7 +11,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from resdepth.checks.base import LABELS, VERDICTS
+from resdepth.engine.registry import LABELS, VERDICTS
 
 OVERVIEW = "verdicts.png"
 
@@ -72,7 +72,7 @@ def signal_growth(path: Path, *, seed: int, quick: bool) -> Path:
 
     Lines: the predictions (1 + lam^2 sigma^2)^n (S2, sigma^2 = 1) and 1 + n lam^2 (S3 with
     ||x_0||^2 = d). Points: Monte Carlo means over independent ReLU towers with bars of two
-    standard errors (:func:`numerics.montecarlo.signal_second_moments`, one seeded generator
+    standard errors (:func:`numerics.probes.montecarlo.signal_second_moments`, one seeded generator
     per point, so the plot is the same for the same ``seed``). For lam = 1 the sample mean
     falls below its prediction at depth: log R_n is a sum of n i.i.d. block gains
     (:mod:`theorems.block_law`), so the mean is carried by about exp(-n v/2) of the networks;
@@ -82,7 +82,7 @@ def signal_growth(path: Path, *, seed: int, quick: bool) -> Path:
     import numpy as np
     import torch
 
-    from numerics.montecarlo import signal_second_moments
+    from numerics.probes.montecarlo import signal_second_moments
     from theorems.block_law import block_log_moments
     from theorems.signal import s2_log10_ratio_array, s3_prenorm_second_moment
 

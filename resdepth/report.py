@@ -12,8 +12,8 @@ import json
 import platform
 from pathlib import Path
 
-from resdepth import labels
-from resdepth.checks.base import LABELS, VERDICTS
+from resdepth.engine import labels
+from resdepth.engine.registry import LABELS, VERDICTS
 
 SCHEMA_VERSION = 2
 

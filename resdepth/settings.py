@@ -8,9 +8,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from resdepth import labels
-from resdepth.checks.base import LABELS
-from resdepth.errors import ResdepthError, read_text
+from resdepth.engine import labels
+from resdepth.engine.errors import ResdepthError, read_text
+from resdepth.engine.registry import LABELS
 
 CONFIG_KEYS = {
     "seed": "base seed of every check (CheckContext.seed), an integer >= 0; default 0",

@@ -1,7 +1,7 @@
 """Hypothesis strategies for residual architectures, weights and inputs (for your own tests).
 
 Torch's random generator is not managed by Hypothesis, so weights and inputs are drawn as an
-integer *seed* together with a frozen :class:`numerics.config.ModelConfig`; :func:`build_tower`
+integer *seed* together with a frozen :class:`numerics.models.config.ModelConfig`; :func:`build_tower`
 turns a ``(seed, config)`` draw into a model from a local ``torch.Generator`` (global random
 state is never touched). Arguments are keyword-only and follow Hypothesis' naming
 (``min_value``/``max_value``); impossible combinations raise ``InvalidArgument`` at once.
@@ -21,8 +21,8 @@ import torch
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from numerics.config import ACTIVATIONS, NORMS, ModelConfig
-from numerics.zoo import gaussian_inputs, seeded_tower
+from numerics.models.config import ACTIVATIONS, NORMS, ModelConfig
+from numerics.models.zoo import gaussian_inputs, seeded_tower
 
 __all__ = [
     "activations",
@@ -73,7 +73,7 @@ def seeds() -> st.SearchStrategy[int]:
 
 
 def activations(*, piecewise_linear: bool = False) -> st.SearchStrategy[str]:
-    """Branch activations of :mod:`numerics.models` (only "relu" if ``piecewise_linear``)."""
+    """Branch activations of :mod:`numerics.models.networks` (only "relu" if ``piecewise_linear``)."""
     return st.sampled_from(("relu",) if piecewise_linear else ACTIVATIONS)
 
 
@@ -119,7 +119,7 @@ def towers(**kwargs) -> st.SearchStrategy[tuple[int, ModelConfig]]:
 
 def build_tower(seed: int, cfg: ModelConfig, *, in_dim: int, out_dim: int,
                 bias_std: float = 0.5, dtype=torch.float64):
-    """The model of a ``(seed, cfg)`` draw: :func:`numerics.zoo.seeded_tower` (weights from
+    """The model of a ``(seed, cfg)`` draw: :func:`numerics.models.zoo.seeded_tower` (weights from
     ``torch.Generator().manual_seed(seed)``, biases redrawn N(0, bias_std^2), ``dtype``, eval
     mode, global random state untouched)."""
     return seeded_tower(seed, cfg, in_dim=in_dim, out_dim=out_dim, bias_std=bias_std,
@@ -128,5 +128,5 @@ def build_tower(seed: int, cfg: ModelConfig, *, in_dim: int, out_dim: int,
 
 def tower_inputs(seed: int, batch: int, in_dim: int, *, scale: float = 1.0,
                  dtype=torch.float64) -> torch.Tensor:
-    """A (batch, in_dim) Gaussian input batch: :func:`numerics.zoo.gaussian_inputs`."""
+    """A (batch, in_dim) Gaussian input batch: :func:`numerics.models.zoo.gaussian_inputs`."""
     return gaussian_inputs(seed, batch, in_dim, scale=scale, dtype=dtype)

@@ -50,11 +50,11 @@ def assert_paths_sum(model, inputs, *, rtol: float = 1e-10, output: str | None =
     LayerNorm's 1/sigma, softmax patterns, GELU's Phi). Raises ``AssertionError`` when
     ||sum_k y_k - out|| / ||out|| exceeds ``rtol`` on some row, or when the O(n^2) spectrum
     differs from enumerating every path (models of at most ``enumerate_up_to`` blocks).
-    Returns the :class:`numerics.spectrum.Spectrum`.
+    Returns the :class:`numerics.probes.spectrum.Spectrum`.
     """
     import torch
 
-    from numerics.frozen import enumerate_frozen_paths, frozen_spectrum, trace_model
+    from numerics.real.frozen import enumerate_frozen_paths, frozen_spectrum, trace_model
 
     args, kwargs = _split(inputs)
 
@@ -81,14 +81,14 @@ def build_residual_model(kind: str = "tower", *, depth: int = 2, width: int = 16
                          seed: int = 0, batch: int = 4):
     """(model, inputs): a small float64 residual model of ``kind`` in :data:`KINDS`.
 
-    ``tower`` and ``post-ln`` come from :func:`numerics.models.build_model` (ReLU MLP towers,
+    ``tower`` and ``post-ln`` come from :func:`numerics.models.networks.build_model` (ReLU MLP towers,
     biases redrawn); ``resnet`` is a torchvision-style BasicBlock CNN; ``bert``, ``gpt2``,
     ``vit`` are transformers models built from tiny configs (needs the ``hf`` extra).
     """
     import torch
 
-    from numerics import zoo
-    from numerics.config import ModelConfig
+    from numerics.models.config import ModelConfig
+    from numerics.models import zoo
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")

@@ -10,7 +10,7 @@ D1..D5):
    as ``diverged``);
 3. run each check, inside :func:`numerics.device.exact_mode`, with a :class:`CheckContext`
    whose ``runner`` rebuilds the trained model from the store
-   (:class:`resdepth.runner.StoreRunner`), so a resumed validation sees exactly the models a
+   (:class:`resdepth.engine.runner.StoreRunner`), so a resumed validation sees exactly the models a
    fresh one would;
 4. write ``results.json``, ``report.md``, the overview plot and the terminal summary.
 
@@ -31,14 +31,14 @@ from datetime import datetime, timezone
 
 from tqdm import tqdm
 
-from resdepth import labels
-from resdepth.checks.base import LABELS, CheckContext, CheckResult, Registered
-from resdepth.checks.rows import row_error
-from resdepth.errors import check_out_dir
-from resdepth.runner import StoreRunner
+from resdepth.engine import labels
+from resdepth.engine.errors import check_out_dir
+from resdepth.engine.registry import LABELS, CheckContext, CheckResult, Registered
+from resdepth.engine.rows import row_error
+from resdepth.engine.runner import StoreRunner
+from resdepth.engine.store import DB_NAME, Store, open_store
+from resdepth.engine.sweep import describe, make_backend, train_run
 from resdepth.settings import Settings, resume_command
-from resdepth.store import DB_NAME, Store, open_store
-from resdepth.sweep import describe, make_backend, train_run
 
 BLOCKING = ("fail", "diverged")
 """Verdicts that make the exit code 1 (``--strict`` adds inconclusive)."""
@@ -84,7 +84,7 @@ def validate(settings: Settings, registry: dict[str, list[Registered]] | None = 
     """Run the validation described by ``settings``; see the module docstring.
 
     ``registry`` defaults to the checks of :mod:`resdepth.checks`; ``train`` (a picklable
-    ``(spec, device) -> TrainedRun``) to :func:`resdepth.sweep.train_run`.
+    ``(spec, device) -> TrainedRun``) to :func:`resdepth.engine.sweep.train_run`.
     """
     from numerics.device import choose_device
     from resdepth import report

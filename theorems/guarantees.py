@@ -29,7 +29,7 @@ bounded from S itself (:func:`restricted_rademacher`),
     \qquad q_S = \Bigl(\frac1m\sum_i c_i^2 \|a_i\|^2\Bigr)^{1/2},
 
 a_i the new block's features at x_i and c_i the Lipschitz constant of x_i's loss on the ball its
-output can reach (computed on the sample: :mod:`numerics.restricted`). A data-dependent bound pays
+output can reach (computed on the sample: :mod:`numerics.probes.restricted_class`). A data-dependent bound pays
 3M instead of M in the deviation term (McDiarmid twice):
 
 .. math::

@@ -34,7 +34,7 @@ eta L^(-1/2) under Adam (Yang, Yu, Zhu, Hayou 2023). One step changes a block's 
 times its update; SGD's gradient carries lam = a L^(-1/2), so the change is O(eta/L) per block
 and O(eta) over L blocks, while Adam's normalised update gives O(eta L^(-1/2)) per block and
 O(eta L^(1/2)) over L correlated blocks unless eta carries L^(-1/2)
-(:func:`numerics.config.mup_lr_scale`).
+(:func:`numerics.models.config.mup_lr_scale`).
 
 >>> effective_lam("deepnorm", 16)
 0.0625

@@ -3,7 +3,7 @@
 #
 #   tools/mutation.sh                      # every configured module (hours on 2 cores)
 #   tools/mutation.sh theorems             # one package
-#   tools/mutation.sh theorems.counting graphs.counting numerics.lesion
+#   tools/mutation.sh theorems.counting graphs.counting numerics.probes.lesion
 #
 # Configuration: [tool.mutmut] in pyproject.toml (which files, which tests). mutmut copies the
 # tree to mutants/ (git-ignored), mutates one function at a time and runs only the tests that

@@ -7,8 +7,8 @@ and returns the filled :data:`REGISTRY`.
 
 import importlib
 
-from resdepth.checks.base import LABELS, REGISTRY, CheckContext, Registered, RunSpec, register
-from resdepth.checks.rows import CheckResult, Criterion, Power
+from resdepth.engine.registry import LABELS, REGISTRY, CheckContext, Registered, RunSpec, register
+from resdepth.engine.rows import CheckResult, Criterion, Power
 
 MODULES = {
     "graph_counts": ("R1", "R4"),

@@ -11,18 +11,18 @@ import math
 
 import torch
 
-from numerics.capacity import capacity_summary, lipschitz_product, maximise_jacobian_norm
-from numerics.config import ModelConfig
-from numerics.data import load_dataset
-from numerics.gc import geometric_complexity
-from numerics.jacobian import jacobian_product
-from numerics.models import build_model
-from numerics.train import INIT_STREAM
-from resdepth.checks.base import CheckResult, register
+from numerics.models.config import ModelConfig
+from numerics.models.data import load_dataset
+from numerics.models.networks import build_model
+from numerics.models.train import INIT_STREAM
+from numerics.probes.capacity import capacity_summary, lipschitz_product, maximise_jacobian_norm
+from numerics.probes.geometric_complexity import geometric_complexity
+from numerics.probes.jacobian import jacobian_product
 from resdepth.checks.capacity_plots import plot_s6
 from resdepth.checks.expectation import t_interval, with_plot
-from resdepth.checks.rows import Criterion, Power, exact_power, row_error
 from resdepth.checks.towers import EXACT_TOL, s6_lams, trained_spec
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power, exact_power, row_error
 
 S6_SEEDS = 3
 SLACK_POWER = 1.0  # the bound row is informative when the optimiser gets within 10x of it

@@ -12,7 +12,7 @@ the split directional test observing the condition.
 
 import torch
 
-from numerics.expansion import (
+from numerics.probes.expansion import (
     block_gradient,
     directional_fd,
     first_order_deviation,
@@ -23,11 +23,11 @@ from numerics.expansion import (
     make_loss,
     per_example_gradients,
 )
-from numerics.observability import directional_test, population_decrease
-from resdepth.checks.base import CheckResult, register
+from numerics.probes.observability import directional_test, population_decrease
 from resdepth.checks.expansion_plots import line_search_figure
 from resdepth.checks.expansion_setup import ALPHA, load_old, old_spec, population, position
-from resdepth.checks.rows import Criterion, Power, exact_power
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power, exact_power
 from theorems.joint_scaling import critical_z
 
 CURVATURE = 100.0

@@ -14,10 +14,9 @@ import math
 
 import torch
 
-from numerics.coverage import clopper_pearson
-from numerics.expansion import insert_block, make_loss, per_example_gradients
-from numerics.observability import gradient_moments, misalignment_runs, split_test_runs
-from resdepth.checks.base import CheckResult, register
+from numerics.probes.expansion import insert_block, make_loss, per_example_gradients
+from numerics.probes.guarantee_coverage import clopper_pearson
+from numerics.probes.observability import gradient_moments, misalignment_runs, split_test_runs
 from resdepth.checks.expansion_setup import (
     ALPHA,
     load_old,
@@ -27,7 +26,8 @@ from resdepth.checks.expansion_setup import (
     position,
     with_plot,
 )
-from resdepth.checks.rows import Criterion, Power
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power
 from resdepth.plots import plain_log_axis, plt, save_figure
 from theorems.joint_scaling import (
     detection_power,

@@ -11,10 +11,10 @@ import math
 
 import torch
 
-from numerics.rademacher import correlate_random_signs, head_rademacher_mc
-from resdepth.checks.base import CheckResult, register
+from numerics.probes.rademacher import correlate_random_signs, head_rademacher_mc
 from resdepth.checks.expansion_setup import Z_MAX, load_old, old_spec, with_plot
-from resdepth.checks.rows import Criterion, Power
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power
 from resdepth.plots import plain_log_axis, plt, save_figure
 from theorems.rademacher import NetworkClass, head_rademacher_bound, rademacher_bound
 

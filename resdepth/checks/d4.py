@@ -2,7 +2,7 @@
 
 The restricted class (the inserted block's V in a ball of radius beta, the rest fixed at the
 trained old model) has a Rademacher bound computed on each sample (theorems/guarantees.py,
-numerics/restricted.py); the whole class of D3 is reported beside it. A route whose slack
+numerics/probes/restricted_class.py); the whole class of D3 is reported beside it. A route whose slack
 exceeds the loss range M is vacuous: its coverage holds by arithmetic and the row is
 inconclusive. A coverage row fails when the Clopper-Pearson interval of the observed coverage
 lies wholly below 1 - delta; its power names the true coverage it would catch.
@@ -12,12 +12,12 @@ import math
 
 import torch
 
-from numerics.coverage import clopper_pearson, coverage_runs
-from numerics.expansion import block_gradient, insert_block, make_loss, risk_at
-from numerics.restricted import restricted_constants
-from resdepth.checks.base import CheckResult, register
+from numerics.probes.expansion import block_gradient, insert_block, make_loss, risk_at
+from numerics.probes.guarantee_coverage import clopper_pearson, coverage_runs
+from numerics.probes.restricted_class import restricted_constants
 from resdepth.checks.expansion_setup import load_old, old_spec, planted, position, with_plot
-from resdepth.checks.rows import Criterion, Power
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power
 from resdepth.plots import plt, save_figure
 from theorems.guarantees import (
     hoeffding_slack,

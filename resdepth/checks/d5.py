@@ -14,9 +14,8 @@ import math
 
 import torch
 
-from numerics.config import TrainConfig
-from numerics.joint_scaling import joint_scaling_point, t_interval
-from resdepth.checks.base import CheckResult, register
+from numerics.models.config import TrainConfig
+from numerics.probes.joint_scaling import joint_scaling_point, t_interval
 from resdepth.checks.expansion_plots import comparison_figure
 from resdepth.checks.expansion_setup import (
     ALPHA,
@@ -26,7 +25,8 @@ from resdepth.checks.expansion_setup import (
     position,
     with_plot,
 )
-from resdepth.checks.rows import Criterion, Power, row_error
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power, row_error
 from theorems.joint_scaling import critical_z
 
 LEVEL = 0.95

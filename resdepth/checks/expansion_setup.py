@@ -2,7 +2,7 @@
 
 Every D2-D5 row expands the old model right before its head (position j = L: the new block reads
 h_L), so the class the jumpboard searches has one LayerNorm and the head downstream (D4's
-restricted bound is then tight) and the planted teacher of :mod:`numerics.planted` is the old
+restricted bound is then tight) and the planted teacher of :mod:`numerics.probes.planted_teacher` is the old
 model with one more block at the same place. D1 checks every position.
 
 Tolerances and levels: ``ALPHA`` is the observability test's level (one-sided); ``Z_MAX`` the
@@ -12,10 +12,10 @@ task's own).
 
 import torch
 
-from numerics.config import ModelConfig, TrainConfig
-from numerics.data import load_dataset
-from numerics.planted import PlantedTeacher
-from resdepth.checks.base import RunSpec
+from numerics.models.config import ModelConfig, TrainConfig
+from numerics.models.data import load_dataset
+from numerics.probes.planted_teacher import PlantedTeacher
+from resdepth.engine.registry import RunSpec
 
 DATASET = "teacher-student"
 ALPHA = 0.05

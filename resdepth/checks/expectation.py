@@ -16,7 +16,7 @@ judged against the effect |prediction - baseline|, never against the prediction 
 import dataclasses
 import math
 
-from resdepth.checks.rows import EXPLICIT, CheckResult, Criterion, Power
+from resdepth.engine.rows import EXPLICIT, CheckResult, Criterion, Power
 
 __all__ = ["SEPARATION", "Z_MAX", "t_interval", "with_plot", "z_panel", "z_row"]
 

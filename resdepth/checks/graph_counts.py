@@ -10,11 +10,11 @@ torch.fx from numerics' models (MLP, CNN, Transformer; every normalisation place
 from graphs.builders import BlockSpec, parallel, residual_dag, tower, transformer
 from graphs.counting import count_paths
 from graphs.plot import plot_path_lengths
-from numerics.config import ModelConfig
-from numerics.models import build_model
-from resdepth.checks.base import CheckContext, CheckResult, register
-from resdepth.checks.rows import Criterion, Power
-from resdepth.realmodels import trace_residual_dag
+from numerics.models.config import ModelConfig
+from numerics.models.networks import build_model
+from resdepth.engine.registry import CheckContext, CheckResult, register
+from resdepth.engine.rows import Criterion, Power
+from resdepth.real.models import trace_residual_dag
 from theorems.counting import chain_count
 
 QUICK_DEPTHS = (1, 2, 3, 8, 64, 200)

@@ -1,6 +1,6 @@
 """R2 lesion rows (Veit et al. 2016): delete m blocks of a trained ReLU MLP, keep the skips.
 
-Three statements, from exact to empirical (:mod:`numerics.lesion` has the algebra):
+Three statements, from exact to empirical (:mod:`numerics.probes.lesion` has the algebra):
 
 1. frozen gates, every set D of deleted blocks: the frozen tower is exactly the sum of the
    paths that avoid D (exact);
@@ -19,9 +19,9 @@ import math
 
 import torch
 
-from numerics.data import load_dataset
-from numerics.enumeration import enumerate_paths
-from numerics.lesion import (
+from numerics.models.data import load_dataset
+from numerics.probes.enumeration import enumerate_paths
+from numerics.probes.lesion import (
     frozen_lesion,
     frozen_pieces,
     kept_share,
@@ -29,9 +29,7 @@ from numerics.lesion import (
     surviving_paths,
     surviving_share,
 )
-from numerics.spectrum import block_scales, path_spectrum
-from resdepth.checks.base import CheckResult, register
-from resdepth.checks.rows import Criterion, Power, exact_power
+from numerics.probes.spectrum import block_scales, path_spectrum
 from resdepth.checks.towers import (
     DATASET,
     EXACT_TOL,
@@ -40,6 +38,8 @@ from resdepth.checks.towers import (
     TRAINED_DEPTH,
     trained_spec,
 )
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power, exact_power
 from resdepth.plots import plt, save_figure
 
 MAX_SUBSETS = 20

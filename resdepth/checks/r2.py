@@ -10,20 +10,18 @@ import math
 
 import torch
 
-from numerics.data import load_dataset
-from numerics.enumeration import enumerate_paths, sum_by_length
-from numerics.jacobian import (
+from numerics.models.data import load_dataset
+from numerics.models.networks import build_model
+from numerics.models.train import INIT_STREAM
+from numerics.probes.enumeration import enumerate_paths, sum_by_length
+from numerics.probes.jacobian import (
     branch_jacobians,
     jacobian_product,
     jacobian_subset_sum,
     tower_jacobian,
 )
-from numerics.models import build_model
-from numerics.secant import secant_spectrum
-from numerics.spectrum import block_scales, path_spectrum
-from numerics.train import INIT_STREAM
-from resdepth.checks.base import CheckResult, register
-from resdepth.checks.rows import Criterion, Power, exact_power
+from numerics.probes.secant import secant_spectrum
+from numerics.probes.spectrum import block_scales, path_spectrum
 from resdepth.checks.towers import (
     DATASET,
     EXACT_TOL,
@@ -32,6 +30,8 @@ from resdepth.checks.towers import (
     random_tower,
     trained_spec,
 )
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power, exact_power
 from resdepth.plots import plt, save_figure
 from theorems.signal import binomial_p, s2_energy_by_length
 

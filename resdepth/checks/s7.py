@@ -9,8 +9,8 @@ with ``divergence_ok``: it reads each run's ``diverged`` flag (a diverged run co
 its losses are never used) and validate adds no diverged row.
 """
 
-from resdepth.checks.base import CheckResult, register
-from resdepth.checks.rows import row_error
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import row_error
 from resdepth.experiment.grid import BUDGETS, RULES, plan
 
 QUICK_RULES = ("none", "inv-sqrt", "inv", "learnable", "fixup")
@@ -33,7 +33,7 @@ def _records(ctx, grid) -> list[dict]:
     """One record per grid entry: outcome and (full mode, fixed-lam rules) GC after training."""
     from dataclasses import asdict
 
-    from numerics.gc import geometric_complexity
+    from numerics.probes.geometric_complexity import geometric_complexity
     from resdepth.experiment.measure import outcome, probe_inputs
 
     records = []

@@ -1,7 +1,7 @@
 """Checks of S1 (worst-case bound), S4 (module scaling principle) and S5 (known schemes).
 
 Tolerance policy: the S1 bound is checked one-sided at the float64 rounding slack of
-:func:`numerics.lipschitz.rounding_tolerance` (8 (n+1) d eps), after an optimiser over inputs and
+:func:`numerics.probes.lipschitz.rounding_tolerance` (8 (n+1) d eps), after an optimiser over inputs and
 normalised weights has tried to break it; its power is how close the optimiser got (a bound
 too small by more than that slack would have been exceeded). S4's limits are SymPy results
 compared structurally; S4's finite-depth values and S5's measured branch scales are
@@ -13,14 +13,14 @@ zero-initialised schemes are exact (0).
 import sympy as sp
 import torch
 
-from numerics.config import ModelConfig
-from numerics.lipschitz import falsify_s1, identity_tower_gain, rounding_tolerance
-from numerics.models import build_model
-from numerics.montecarlo import mean_and_se, signal_second_moments
-from resdepth.checks.base import CheckResult, register
+from numerics.models.config import ModelConfig
+from numerics.models.networks import build_model
+from numerics.probes.lipschitz import falsify_s1, identity_tower_gain, rounding_tolerance
+from numerics.probes.montecarlo import mean_and_se, signal_second_moments
 from resdepth.checks.expectation import with_plot, z_row
-from resdepth.checks.rows import Criterion, Power, count_power, exact_power
 from resdepth.checks.scaling_plots import plot_s1, plot_s4
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power, count_power, exact_power
 from theorems import scaling
 from theorems.lipschitz import s1_bound
 from theorems.schemes import SCHEMES, effective_lam

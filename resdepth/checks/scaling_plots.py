@@ -3,7 +3,7 @@ against the rounding band and the power threshold; S4: the z-scores) beside the 
 
 import math
 
-from numerics.lipschitz import identity_tower_gain, rounding_tolerance
+from numerics.probes.lipschitz import identity_tower_gain, rounding_tolerance
 from resdepth.checks.expectation import z_panel
 from resdepth.plots import plain_log_axis, plt, save_figure
 from theorems.lipschitz import s1_bound

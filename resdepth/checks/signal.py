@@ -12,7 +12,7 @@ import math
 
 import torch
 
-from numerics.montecarlo import (
+from numerics.probes.montecarlo import (
     LN_EPS,
     geometric_rate,
     linear_path_energies,
@@ -21,10 +21,10 @@ from numerics.montecarlo import (
     relu_path_energies,
     signal_second_moments,
 )
-from resdepth.checks.base import CheckResult, register
 from resdepth.checks.expectation import SEPARATION, Z_MAX, with_plot, z_row
-from resdepth.checks.rows import Criterion, Power, exact_power
 from resdepth.checks.signal_plots import plot_s2, plot_s3
+from resdepth.engine.registry import CheckResult, register
+from resdepth.engine.rows import Criterion, Power, exact_power
 from theorems.block_law import block_log_moments, log_ratio_median, postln_factor
 from theorems.signal import (
     mean_path_length,
@@ -33,7 +33,7 @@ from theorems.signal import (
     s3_prenorm_second_moment,
 )
 
-SIGMA2 = 1.0  # numerics.montecarlo draws W1 ~ N(0, 2/d), W2 ~ N(0, 1/h): sigma^2 = 1
+SIGMA2 = 1.0  # numerics.probes.montecarlo draws W1 ~ N(0, 2/d), W2 ~ N(0, 1/h): sigma^2 = 1
 S2_CASE = {"depth": 8, "width": 16, "lam": 0.5}
 TYPICAL_CASE = {"depth": 32, "width": 8, "lam": 1.0}
 LENGTHS_CASE = {"depth": 6, "lam": 0.7}

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from numerics.montecarlo import signal_second_moments
+from numerics.probes.montecarlo import signal_second_moments
 from resdepth.checks.expectation import z_panel
 from resdepth.plots import plt, save_figure
 from theorems.block_law import block_log_moments, postln_factor

@@ -8,7 +8,7 @@ in d = 2 and 3 dimensions with vector elementary differentials (where no two tre
 differential, so a tree swapped for its one-dimensional twin, a transposed Jacobian or a weight
 moved between trees is caught); second route: the tower with every f_i = exp at x = 0
 reproduces the weighted sums W(n, k); third route: a scalar tanh tower's Taylor coefficients by
-nested forward-mode autograd (numerics.taylor) equal the tree sum with the concrete f_i
+nested forward-mode autograd (numerics.probes.taylor) equal the tree sum with the concrete f_i
 substituted (30-digit SymPy).
 R4: tree counts N(n, k) by enumeration = generating function = the SymPy closed forms.
 R5: the symbolic Jacobian product expands to the sum over J_S; the chain rule holds exactly on
@@ -21,9 +21,9 @@ import numpy as np
 import sympy as sp
 import torch
 
-from numerics.taylor import taylor_coefficients
-from resdepth.checks.base import CheckContext, CheckResult, register
-from resdepth.checks.rows import Criterion, Power, count_power, exact_power
+from numerics.probes.taylor import taylor_coefficients
+from resdepth.engine.registry import CheckContext, CheckResult, register
+from resdepth.engine.rows import Criterion, Power, count_power, exact_power
 from theorems.counting import tree_count, tree_count_polynomial, weighted_tree_sum
 from theorems.jacobian import chain_rule_residual, verify_r5_symbolic
 from theorems.linear_paths import numeric_product, numeric_subset_sum, verify_r1

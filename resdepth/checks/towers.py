@@ -2,7 +2,7 @@
 towers, and the tolerance constants.
 
 Tolerance policy: identities (R2, R5) are checked in float64 at relative error ``EXACT_TOL``
-= 1e-9 (:data:`numerics.spectrum.EXACT_TOL`), far above the rounding error of the towers used
+= 1e-9 (:data:`numerics.probes.spectrum.EXACT_TOL`), far above the rounding error of the towers used
 here (at most 12 blocks of width 32, whose splits are well conditioned: about n * 1e-16) and
 far below any real discrepancy (a wrong gate, offset or lam is off by O(1)); expectations (S2,
 S3) by batched Monte Carlo at |z| < ``Z_MAX`` = 5.
@@ -16,10 +16,10 @@ informative only where the uniform law over paths, 2^-m, would have missed by th
 import torch
 from torch import nn
 
-from numerics.config import ModelConfig, TrainConfig
-from numerics.models import build_model
-from numerics.spectrum import EXACT_TOL
-from resdepth.checks.base import RunSpec
+from numerics.models.config import ModelConfig, TrainConfig
+from numerics.models.networks import build_model
+from numerics.probes.spectrum import EXACT_TOL
+from resdepth.engine.registry import RunSpec
 
 __all__ = ["DATASET", "EXACT_TOL", "LESION_LAMS", "LESION_UNEXPLAINED", "PL_ACTIVATIONS",
            "SE_FRACTION", "SIGMA2", "TRAINED_DEPTH", "TRAINED_WIDTH", "Z_MAX", "random_tower",

@@ -16,10 +16,12 @@ import json
 
 import torch
 
-from numerics.config import ModelConfig, TrainConfig
-from numerics.data import DATASETS, load_dataset
 from numerics.device import DEVICE_CHOICES, choose_device
-from numerics.expansion import (
+from numerics.models.config import ModelConfig, TrainConfig
+from numerics.models.data import DATASETS, load_dataset
+from numerics.models.networks import build_model
+from numerics.models.train import fit
+from numerics.probes.expansion import (
     first_order_deviation,
     gradient_noise,
     insert_block,
@@ -27,19 +29,17 @@ from numerics.expansion import (
     make_loss,
     per_example_gradients,
 )
-from numerics.joint_scaling import joint_scaling_point, t_interval
-from numerics.models import build_model
-from numerics.observability import directional_test, half_split_misalignment
-from numerics.restricted import restricted_constants
-from numerics.train import fit
-from resdepth.errors import (
+from numerics.probes.joint_scaling import joint_scaling_point, t_interval
+from numerics.probes.observability import directional_test, half_split_misalignment
+from numerics.probes.restricted_class import restricted_constants
+from resdepth.engine.errors import (
     ResdepthError,
     check_out_dir,
     finite_positive,
     nonnegative_int,
     positive_int,
 )
-from resdepth.formats import render
+from resdepth.tables.formats import render
 
 JUMP_STEPS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_DEPTH, MAX_WIDTH = 64, 1024

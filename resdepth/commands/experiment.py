@@ -3,7 +3,7 @@
 import argparse
 from pathlib import Path
 
-from resdepth.errors import ResdepthError, nonnegative_int, positive_int
+from resdepth.engine.errors import ResdepthError, nonnegative_int, positive_int
 
 EXPERIMENTS = ("depth-scaling",)
 

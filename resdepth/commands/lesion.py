@@ -3,8 +3,8 @@
 import argparse
 import json
 
-from resdepth.errors import check_out_file, nonnegative_int, positive_int
-from resdepth.realmodels import RUNS_CODE, add_model_options, load_source, trace
+from resdepth.engine.errors import check_out_file, nonnegative_int, positive_int
+from resdepth.real.models import RUNS_CODE, add_model_options, load_source, trace
 
 DESCRIPTION = f"""\
 Delete each residual block of a real model in turn (its skip kept: x_i = G_i(s_i(x_{{i-1}})))
@@ -39,8 +39,9 @@ def run(args) -> int:
     """Trace, lesion, print (and plot)."""
     import torch
 
-    from numerics.real_probes import lesion_study
-    from resdepth import real_plots, real_rows
+    from numerics.real.probes import lesion_study
+    from resdepth.real import plots as real_plots
+    from resdepth.real import rows as real_rows
 
     plot = check_out_file(args.plot, "--plot") if args.plot else None
     source = load_source(args, batch=args.batch)

@@ -8,9 +8,9 @@ from graphs.builders import ARCHS, parallel, tower, transformer
 from graphs.counting import MEASURES, count_paths
 from graphs.export import write_dot, write_graphml
 from graphs.plot import binomial_pmf, plot_path_lengths
-from resdepth.errors import ResdepthError, check_out_file, positive_int
-from resdepth.formats import Table, render
-from resdepth.realmodels import RUNS_CODE, add_model_options
+from resdepth.engine.errors import ResdepthError, check_out_file, positive_int
+from resdepth.real.models import RUNS_CODE, add_model_options
+from resdepth.tables.formats import Table, render
 
 MAX_BLOCKS = 2000
 
@@ -112,7 +112,7 @@ def _graph(args):
 def _traced(args):
     """The traced DAG of --model/--checkpoint, its name, block count and p = B/(1 + B) (B
     branches in every block; 1/2 when blocks differ)."""
-    from resdepth.realmodels import load_source, trace_residual_dag
+    from resdepth.real.models import load_source, trace_residual_dag
 
     source = load_source(args, need_inputs=False)
     try:

@@ -5,8 +5,8 @@ import json
 import platform
 import time
 
-from resdepth.errors import check_out_dir, nonnegative_int, positive_int
-from resdepth.realmodels import RUNS_CODE, add_model_options, load_source, trace
+from resdepth.engine.errors import check_out_dir, nonnegative_int, positive_int
+from resdepth.real.models import RUNS_CODE, add_model_options, load_source, trace
 
 DESCRIPTION = f"""\
 Trace a residual model (torch.export first, torch.fx's make_fx at the inputs as the fallback),
@@ -75,7 +75,7 @@ def _meta(traced, source, args, started) -> dict:
     import torch
 
     from resdepth import __version__
-    from resdepth.realmodels import traced_description
+    from resdepth.real.models import traced_description
 
     wall = round(time.time() - started, 3)
     return {"resdepth": __version__, "torch": torch.__version__,
@@ -92,16 +92,17 @@ def probe(traced, source, *, seed: int, draws: int, out):
     """(rows, plot files, notes) of every applicable statement on ``traced``."""
     import torch
 
-    from numerics.frozen import frozen_spectrum
-    from numerics.real_probes import (
+    from numerics.real.frozen import frozen_spectrum
+    from numerics.real.probes import (
         d1_insertion,
         jacobian_check,
         lesion_study,
         reinitialised,
         signal_profile,
     )
-    from resdepth import real_plots, real_rows
-    from resdepth.realmodels import traced_description
+    from resdepth.real import plots as real_plots
+    from resdepth.real import rows as real_rows
+    from resdepth.real.models import traced_description
 
     generator = torch.Generator().manual_seed(seed)
     name = source.name
@@ -136,7 +137,7 @@ def probe(traced, source, *, seed: int, draws: int, out):
 
 def _has_layer_norm(traced) -> bool:
     """Whether the stream or a branch normalises (pre-LN or post-LN: S3 rather than S2)."""
-    from numerics.frozen_rules import NORMS, base_name
+    from numerics.real.frozen_rules import NORMS, base_name
 
     return any(n.op == "call_function" and base_name(n) in NORMS
                for p in traced.chain for n in p.nodes)
@@ -144,7 +145,7 @@ def _has_layer_norm(traced) -> bool:
 
 def frozen_gate_summary(traced) -> list[dict]:
     """What was frozen: per gate kind, the convention and how many operations."""
-    from numerics.frozen_rules import ATTENTION, NORMS, SECANT, SELECTIONS, base_name
+    from numerics.real.frozen_rules import ATTENTION, NORMS, SECANT, SELECTIONS, base_name
 
     kinds = {}
     for piece in traced.chain:

@@ -2,7 +2,7 @@
 
 Random towers (``--depth/--width``), resdepth checkpoints (``--checkpoint``, measured on their
 own dataset's test split) and any user model (``--model/--inputs``) through the frozen-gate
-decomposition of :mod:`numerics.frozen`.
+decomposition of :mod:`numerics.real.frozen`.
 """
 
 import argparse
@@ -13,17 +13,17 @@ import sys
 import numpy as np
 import torch
 
-from numerics.config import NORMS, ModelConfig
-from numerics.spectrum import block_scales, path_spectrum
-from numerics.zoo import seeded_tower as build_tower
-from resdepth.errors import (
+from numerics.models.config import NORMS, ModelConfig
+from numerics.models.zoo import seeded_tower as build_tower
+from numerics.probes.spectrum import block_scales, path_spectrum
+from resdepth.engine.errors import (
     ResdepthError,
     check_out_file,
     finite_nonnegative,
     nonnegative_int,
     positive_int,
 )
-from resdepth.realmodels import RUNS_CODE, add_model_options
+from resdepth.real.models import RUNS_CODE, add_model_options
 from resdepth.strategies import tower_inputs
 
 MAX_DEPTH = 1024
@@ -127,7 +127,7 @@ def _emit_frozen(payload: dict, plot, fmt: str) -> int:
 
 
 def _warning(spectrum, error: float) -> str | None:
-    """numerics.spectrum's own warning when it has one, else ours past the exact tolerance."""
+    """numerics.probes.spectrum's own warning when it has one, else ours past the exact tolerance."""
     own = getattr(spectrum, "warning", None)
     if isinstance(own, str) and own:
         return own
@@ -163,9 +163,9 @@ def _tower_config(args) -> ModelConfig:
 
 
 def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
-    from numerics.frozen import frozen_spectrum
+    from numerics.real.frozen import frozen_spectrum
     from resdepth.commands.probe import frozen_gate_summary
-    from resdepth.realmodels import traced_description
+    from resdepth.real.models import traced_description
 
     spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
     error = spectrum.max_rel_error()
@@ -189,14 +189,14 @@ def _real(args) -> dict:
     if args.norm != "none":
         raise ResdepthError("--norm describes the random tower; --checkpoint and --model "
                             "bring their own")
-    from resdepth.realmodels import load_source, trace
+    from resdepth.real.models import load_source, trace
 
     source = load_source(args, batch=args.batch)
     return _frozen_payload(trace(source, args.output), source.name, source.inputs_text)
 
 
 def _frozen_tower(args, cfg) -> dict:
-    from resdepth.realmodels import RealSource, trace
+    from resdepth.real.models import RealSource, trace
 
     model = build_tower(args.seed, cfg, in_dim=cfg.width, out_dim=cfg.width, bias_std=BIAS_STD)
     x = tower_inputs(args.seed, args.batch, cfg.width)

@@ -3,9 +3,9 @@
 import argparse
 import importlib
 
-from resdepth.errors import check_out_file
-from resdepth.formats import FORMATS, render, write_or_print
+from resdepth.engine.errors import check_out_file
 from resdepth.tables import KINDS
+from resdepth.tables.formats import FORMATS, render, write_or_print
 
 FORMAT_HELP = """\
 Formats: md (for reading; math as $...$, which GitHub renders), csv and json (every column of

@@ -1,11 +1,11 @@
 """``resdepth train``: train one residual network end to end and save what it produced.
 
-Writes ``OUT/model.pt`` (weights-only checkpoint, see :mod:`numerics.checkpoint`),
+Writes ``OUT/model.pt`` (weights-only checkpoint, see :mod:`numerics.models.checkpoint`),
 ``OUT/metrics.json`` (per-epoch train/test loss and accuracy, wall time, device, ``diverged``,
 both configs) and ``OUT/learning_curve.png``. Optimiser, learning rate, schedule, batch size and
-epochs default to the model's and dataset's recipe (:mod:`numerics.recipes`); each flag
+epochs default to the model's and dataset's recipe (:mod:`numerics.models.recipes`); each flag
 overrides its part. ``--out`` is checked and the memory the run needs estimated
-(:mod:`numerics.memory`) before anything is built; the device is chosen once.
+(:mod:`numerics.models.memory`) before anything is built; the device is chosen once.
 """
 
 import argparse
@@ -13,7 +13,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from numerics.config import (
+from numerics.device import DEVICE_CHOICES
+from numerics.models.config import (
     ACTIVATIONS,
     ARCHS,
     ENGINES,
@@ -24,9 +25,8 @@ from numerics.config import (
     ModelConfig,
     TrainConfig,
 )
-from numerics.data import DATASETS, DEFAULT_DATASET
-from numerics.device import DEVICE_CHOICES
-from resdepth.errors import (
+from numerics.models.data import DATASETS, DEFAULT_DATASET
+from resdepth.engine.errors import (
     check_out_dir,
     finite_nonnegative,
     finite_positive,
@@ -121,7 +121,7 @@ def configs(args) -> tuple[ModelConfig, TrainConfig, str]:
     """The ModelConfig, TrainConfig (the recipe with the given flags) and dataset ``args`` ask for."""
     from dataclasses import replace
 
-    from numerics.recipes import recipe_for
+    from numerics.models.recipes import recipe_for
 
     model_cfg = ModelConfig(
         arch=args.model, depth=args.depth, width=args.width, hidden=args.hidden,
@@ -141,11 +141,11 @@ def configs(args) -> tuple[ModelConfig, TrainConfig, str]:
 
 
 def run(args) -> int:
-    from numerics.checkpoint import save_checkpoint
-    from numerics.data import load_dataset
     from numerics.device import choose_device
-    from numerics.memory import check_training_fits
-    from numerics.train import train_from_config
+    from numerics.models.checkpoint import save_checkpoint
+    from numerics.models.data import load_dataset
+    from numerics.models.memory import check_training_fits
+    from numerics.models.train import train_from_config
 
     model_cfg, train_cfg, dataset = configs(args)
     device = choose_device(args.device)  # once; fails here when CUDA is asked for and absent

@@ -10,8 +10,8 @@ import argparse
 import shutil
 from pathlib import Path
 
-from resdepth import labels
-from resdepth.errors import check_out_dir, nonnegative_int, positive_int
+from resdepth.engine import labels
+from resdepth.engine.errors import check_out_dir, nonnegative_int, positive_int
 from resdepth.settings import CONFIG_KEYS, Settings, load_config
 
 EPILOG = "--config FILE is a JSON object with any of these keys (command-line flags win):\n" + \
@@ -116,7 +116,7 @@ def report_plots(outcome) -> list[str]:
 
 
 def _every_label(outcome) -> bool:
-    from resdepth.checks.base import LABELS
+    from resdepth.engine.registry import LABELS
 
     return set(outcome.settings.only) >= set(LABELS)
 

@@ -15,7 +15,7 @@ batch      x + f(BN x), lam = 1 (paper 1's baseline)
 =========  ==========================================================================
 
 A **budget** fixes depths, seeds, width, data size and the training recipe. Every rule trains
-with the same recipe (AdamW with a cosine schedule, :mod:`numerics.recipes`); depth-muP's base
+with the same recipe (AdamW with a cosine schedule, :mod:`numerics.models.recipes`); depth-muP's base
 learning rate is the recipe's times sqrt(:data:`MUP_BASE_DEPTH`), so that at depth 4 its blocks
 train at the recipe's rate (depth-muP transfers a rate tuned at a small depth). The learning-rate
 sweep of S7(f) trains depth-muP and constant lam = 1/sqrt(MUP_BASE_DEPTH) (the same model at
@@ -29,8 +29,8 @@ The full budget's 4000 training signals let a depth-4 MLP reach about 89% (the r
 
 from dataclasses import dataclass, field, replace
 
-from numerics.config import ModelConfig
-from resdepth.checks.base import RunSpec
+from numerics.models.config import ModelConfig
+from resdepth.engine.registry import RunSpec
 
 __all__ = ["BUDGETS", "DATASET_ARCH", "MAX_TRAIN", "MUP_BASE_DEPTH", "RULES", "SWEEP_RULES", "TUNED_A",
            "Budget", "Entry", "Plan", "Rule", "plan"]
@@ -131,7 +131,7 @@ class Plan:
 
 def _spec(dataset: str, budget: Budget, rule: Rule, a: float, depth: int, seed: int,
           lr: float) -> RunSpec:
-    from numerics.recipes import recipe_for
+    from numerics.models.recipes import recipe_for
 
     cfg = ModelConfig(arch=DATASET_ARCH[dataset], depth=depth, width=budget.width,
                       norm=rule.norm, scaling=rule.scaling, lam=a)

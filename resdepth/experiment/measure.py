@@ -4,9 +4,9 @@ Per run (S7): the training outcome (final and best test accuracy and loss, final
 diverged, steps to the target loss) and, at initialisation and after training, on the first
 ``probe_n`` test inputs of the run's own data, in float64:
 
-- GC = mean ||d model(x)/d x||_F^2 (:mod:`numerics.gc`);
+- GC = mean ||d model(x)/d x||_F^2 (:mod:`numerics.probes.geometric_complexity`);
 - the signal ratio ||x_n||^2 / ||x_0||^2, each block's realised scale and multiplier
-  (:mod:`numerics.stream`);
+  (:mod:`numerics.probes.stream`);
 - the signed path-length shares and mean path length (towers without normalisation, on the
   first ``spectrum_n`` inputs).
 
@@ -23,7 +23,7 @@ TARGET_FRACTION = 0.5
 
 def probe_inputs(spec, n: int):
     """The first ``n`` test inputs of ``spec``'s dataset (its seed and size), on the CPU."""
-    from numerics.data import load_dataset
+    from numerics.models.data import load_dataset
 
     data = load_dataset(spec.dataset, seed=spec.seed, n_train=spec.n_train)
     return data.test_x[:n]
@@ -40,8 +40,8 @@ def measure(model, x, spectrum_n: int, *, batch_statistics: bool = False) -> dic
 
     import torch
 
-    from numerics.gc import geometric_complexity
-    from numerics.stream import path_shares, stream_summary
+    from numerics.probes.geometric_complexity import geometric_complexity
+    from numerics.probes.stream import path_shares, stream_summary
 
     probe = copy.deepcopy(model).to(device="cpu", dtype=torch.float64).eval()
     x = x.to(torch.float64)
@@ -101,14 +101,14 @@ def outcome(metrics: dict, n_train: int, batch_size: int, classes: int) -> dict:
 
 
 def train_and_measure(spec, device: str, probe_n: int = 256, spectrum_n: int = 32):
-    """Train ``spec`` (one torch thread, as :func:`resdepth.sweep.train_run`) and measure it;
+    """Train ``spec`` (one torch thread, as :func:`resdepth.engine.sweep.train_run`) and measure it;
     the TrainedRun's metrics are ``{"train": TrainResult fields, "measurements": {...}}``."""
     import torch
 
-    from numerics.data import load_dataset
-    from numerics.train import fit, initial_model
-    from resdepth.store import TrainedRun, state_to_bytes
-    from resdepth.sweep import TRAIN_THREADS, result_to_metrics
+    from numerics.models.data import load_dataset
+    from numerics.models.train import fit, initial_model
+    from resdepth.engine.store import TrainedRun, state_to_bytes
+    from resdepth.engine.sweep import TRAIN_THREADS, result_to_metrics
 
     threads = torch.get_num_threads()
     torch.set_num_threads(TRAIN_THREADS)

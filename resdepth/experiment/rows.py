@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from resdepth.checks.rows import CheckResult, Criterion, Power, row_error
+from resdepth.engine.rows import CheckResult, Criterion, Power, row_error
 from resdepth.experiment.analysis import (
     NORMALISED,
     SCALED,

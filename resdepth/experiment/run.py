@@ -1,10 +1,10 @@
 """``resdepth experiment depth-scaling``: plan the grid, train it resumably, analyse, write.
 
 The flow reuses validate's machinery: the grid's RunSpecs (:mod:`resdepth.experiment.grid`)
-train on a :mod:`resdepth.sweep` backend (this process, spawned processes, or Ray) with
+train on a :mod:`resdepth.engine.sweep` backend (this process, spawned processes, or Ray) with
 :func:`resdepth.experiment.measure.train_and_measure`; each run, with its measurements at
 initialisation and after training, is committed to ``OUT/results.sqlite``
-(:class:`resdepth.store.Store`) the moment it finishes, so ``--resume`` loses no finished work.
+(:class:`resdepth.engine.store.Store`) the moment it finishes, so ``--resume`` loses no finished work.
 Then the records are analysed into the Table-1 analogue and S7's rows, and ``results.json``,
 ``report.md``, ``runs.json`` and four plots are written.
 """
@@ -18,10 +18,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from resdepth.errors import ResdepthError, check_out_dir
+from resdepth.engine.errors import ResdepthError, check_out_dir
+from resdepth.engine.store import DB_NAME
 from resdepth.experiment.grid import BUDGETS, DATASET_ARCH, MAX_TRAIN, RULES, Budget, plan
 from resdepth.experiment.measure import outcome, train_and_measure
-from resdepth.store import DB_NAME
 
 __all__ = ["DB_NAME", "ExperimentSettings", "Result", "budget_for", "run_experiment"]
 
@@ -92,7 +92,7 @@ def budget_for(settings: ExperimentSettings, device: str) -> Budget:
 
 
 def _open_store(settings: ExperimentSettings):
-    from resdepth.store import open_store
+    from resdepth.engine.store import open_store
 
     return open_store(settings.out_dir, resume=settings.resume, fresh=settings.fresh,
                       holds="an experiment")
@@ -101,8 +101,8 @@ def _open_store(settings: ExperimentSettings):
 def run_experiment(settings: ExperimentSettings) -> Result:
     """Train (or reuse) every run of the grid, analyse, and write the outputs."""
     from numerics.device import choose_device
+    from resdepth.engine.sweep import make_backend
     from resdepth.experiment import report
-    from resdepth.sweep import make_backend
 
     start = time.perf_counter()
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -145,7 +145,7 @@ def _order(grid, spec) -> tuple:
 
 def _train(todo, backend, device, train, store, settings) -> dict[str, str]:
     """Train ``todo``, committing each run as it finishes; errors by key."""
-    from resdepth.sweep import describe
+    from resdepth.engine.sweep import describe
 
     errors: dict[str, str] = {}
     if not todo:
@@ -204,9 +204,9 @@ def x0_energy(dataset: str, budget: Budget, seeds) -> tuple[float, int]:
     (the input of S7(a)'s prediction, measured before any training), and the class count."""
     import torch
 
-    from numerics.config import ModelConfig
-    from numerics.data import load_dataset
-    from numerics.train import initial_model
+    from numerics.models.config import ModelConfig
+    from numerics.models.data import load_dataset
+    from numerics.models.train import initial_model
 
     energies = []
     for seed in seeds:

@@ -15,7 +15,7 @@ standard deviation; K = 1 gives an infinite half-width: one seed never decides a
 import math
 from dataclasses import dataclass
 
-from resdepth.checks.rows import Criterion, Power
+from resdepth.engine.rows import Criterion, Power
 
 __all__ = ["Interval", "at_least", "below", "interval"]
 

@@ -17,8 +17,8 @@ One row per sample size m. Every row carries its parameters as keys (``delta``, 
   D4`` reports the measured q and the command that tabulates it.
 """
 
-from resdepth.errors import finite_positive, positive_int
-from resdepth.formats import Table
+from resdepth.engine.errors import finite_positive, positive_int
+from resdepth.tables.formats import Table
 
 NAME = "guarantees"
 HELP = "D3/D4: Rademacher bounds, test-risk slacks and certifying sample sizes per m"

@@ -10,8 +10,8 @@ from a fresh computation per row.
 
 import math
 
-from resdepth.errors import positive_int
-from resdepth.formats import Pivot, Table
+from resdepth.engine.errors import positive_int
+from resdepth.tables.formats import Pivot, Table
 from theorems.counting import tree_counts
 
 NAME = "paths"

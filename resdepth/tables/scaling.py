@@ -10,8 +10,8 @@ SymPy expressions: their ``str`` in csv/json (``exp(a**2*sigma2)``), SymPy's LaT
 
 import numpy as np
 
-from resdepth.errors import finite_nonnegative, positive_int
-from resdepth.formats import Table
+from resdepth.engine.errors import finite_nonnegative, positive_int
+from resdepth.tables.formats import Table
 from resdepth.tables.signal import ratio_cell
 
 NAME = "scaling"

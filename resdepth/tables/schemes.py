@@ -9,8 +9,8 @@ bound stays bounded, the branch scale once trained (Fixup), the factor on the bl
 learning rate under SGD and Adam (depth-muP, ``lr_sgd`` and ``lr_adam``) and the source.
 """
 
-from resdepth.errors import finite_nonnegative, positive_int
-from resdepth.formats import Table
+from resdepth.engine.errors import finite_nonnegative, positive_int
+from resdepth.tables.formats import Table
 
 NAME = "schemes"
 HELP = "S5: effective branch scale at initialisation of SkipInit, ReZero, Fixup, DeepNorm, ..."

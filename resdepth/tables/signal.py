@@ -7,7 +7,7 @@ One row per depth n = 1..N with keys ``depth``, ``lam`` (lam at that depth: the 
 
 A ratio of 1e308 or more (near or beyond the float range, e.g. lam = sigma^2 = 1 from depth
 1024 on) is written as a string in scientific notation, 12 significant digits, computed from its
-log10 (``"1.99506311688e+3010"``, a :class:`~resdepth.formats.Scientific`: people see
+log10 (``"1.99506311688e+3010"``, a :class:`~resdepth.tables.formats.Scientific`: people see
 1.995 x 10^3010); every other value is a finite float, so JSON never holds inf
 or NaN. Everything is computed in log space with ``log1p``, so small lam^2 sigma^2 at large depth
 loses no precision.
@@ -17,8 +17,8 @@ import math
 
 import numpy as np
 
-from resdepth.errors import finite_nonnegative, positive_int
-from resdepth.formats import Scientific, Table
+from resdepth.engine.errors import finite_nonnegative, positive_int
+from resdepth.tables.formats import Scientific, Table
 
 NAME = "signal"
 HELP = "S2/S3: E||x_n||^2/||x_0||^2 per depth at random initialisation (no norm or pre-LN)"
@@ -61,7 +61,7 @@ def lam_at_depths(rule, depths: np.ndarray) -> np.ndarray:
 
 
 def ratio_cell(log10: float, direct: float):
-    """The ratio as a float below 1e308, else a :class:`~resdepth.formats.Scientific` string
+    """The ratio as a float below 1e308, else a :class:`~resdepth.tables.formats.Scientific` string
     from its log10 (12 significant digits)."""
     if log10 < _LOG10_AS_STRING and math.isfinite(direct):
         return float(direct)

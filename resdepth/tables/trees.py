@@ -8,8 +8,8 @@ csv and json, so no format rounds it; a fraction in md and latex) and ``weighted
 and one column per order, a panel for the counts and one for the sums.
 """
 
-from resdepth.errors import nonnegative_int, positive_int
-from resdepth.formats import Pivot, Table
+from resdepth.engine.errors import nonnegative_int, positive_int
+from resdepth.tables.formats import Pivot, Table
 from theorems.counting import tree_counts, weighted_tree_sums
 
 NAME = "trees"

@@ -12,9 +12,9 @@ from torch import nn
 
 from graphs.builders import BlockSpec, residual_dag, tower
 from graphs.counting import count_paths
-from numerics.config import ModelConfig
-from numerics.models import build_model
-from resdepth.realmodels import trace_residual_dag
+from numerics.models.config import ModelConfig
+from numerics.models.networks import build_model
+from resdepth.real.models import trace_residual_dag
 from theorems.counting import chain_count
 
 

@@ -5,7 +5,7 @@ import torch
 from hypothesis import given
 from hypothesis.errors import InvalidArgument
 
-from numerics.config import ModelConfig
+from numerics.models.config import ModelConfig
 from resdepth.strategies import (
     build_tower,
     depths,

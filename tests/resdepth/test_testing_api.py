@@ -32,7 +32,7 @@ def test_R2_assert_paths_sum_leaves_the_model_alone():
 
 
 def test_R2_assert_paths_sum_fails_when_a_rule_is_wrong(monkeypatch):
-    import numerics.frozen_rules as rules
+    import numerics.real.frozen_rules as rules
 
     original = rules._secant
 

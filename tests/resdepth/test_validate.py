@@ -11,12 +11,12 @@ import pytest
 import torch
 
 import resdepth.checks
-from numerics.config import ModelConfig, TrainConfig
-from resdepth.checks.base import LABELS, CheckResult, Registered, RunSpec
-from resdepth.checks.rows import Criterion, Power, exact_power
+from numerics.models.config import ModelConfig, TrainConfig
 from resdepth.cli import main
-from resdepth.errors import ResdepthError
-from resdepth.sweep import train_run
+from resdepth.engine.errors import ResdepthError
+from resdepth.engine.registry import LABELS, CheckResult, Registered, RunSpec
+from resdepth.engine.rows import Criterion, Power, exact_power
+from resdepth.engine.sweep import train_run
 from resdepth.validate import Settings, validate
 
 TINY = TrainConfig(epochs=1, batch_size=64)

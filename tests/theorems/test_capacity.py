@@ -9,9 +9,9 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from numerics.capacity import lipschitz_product
-from numerics.config import ModelConfig
-from numerics.models import build_model
+from numerics.models.config import ModelConfig
+from numerics.models.networks import build_model
+from numerics.probes.capacity import lipschitz_product
 from theorems.capacity import (
     capacity_product,
     capacity_product_expr,

@@ -8,7 +8,7 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from numerics.config import SCALINGS, ModelConfig, deepnorm_alpha, deepnorm_beta, fixup_gain
+from numerics.models.config import SCALINGS, ModelConfig, deepnorm_alpha, deepnorm_beta, fixup_gain
 from theorems import schemes
 
 EXPECTED_BETA = {"none": 0, "inv": 1, "inv-sqrt": sp.Rational(1, 2), "skipinit": sp.oo,
@@ -46,7 +46,7 @@ def test_S5_lam_schemes_match_model_config(depth, a):
 
 @given(depth=st.integers(min_value=2, max_value=4096))
 def test_S5_deepnorm_relative_branch_scale(depth):
-    """S5: DeepNorm's lam_eff = gain^2 / alpha, second route through numerics.config's constants."""
+    """S5: DeepNorm's lam_eff = gain^2 / alpha, second route through numerics.models.config's constants."""
     expected = deepnorm_beta(depth) ** 2 / deepnorm_alpha(depth)
     assert schemes.effective_lam("deepnorm", depth) == pytest.approx(expected, rel=1e-13)
     assert schemes.effective_lam("deepnorm", depth) == pytest.approx(depth ** -0.75 / 2, rel=1e-13)
@@ -77,7 +77,7 @@ def test_S5_bad_inputs():
 @pytest.mark.parametrize("depth", [1, 4, 64, 1000])
 def test_S5_depth_mup_learning_rate_rule_matches_numerics(depth):
     """Yang et al. 2023: block lr eta (SGD), eta L^(-1/2) (Adam); numerics applies the same."""
-    from numerics.config import mup_lr_scale
+    from numerics.models.config import mup_lr_scale
 
     s = schemes.scheme("depth-mup")
     assert float(s.lr_sgd.subs(schemes.L, depth)) == mup_lr_scale(depth, "sgd") == 1.0

@@ -1,0 +1,203 @@
+"""One training loop for every model: full-batch tensors on the device, manual mini-batches.
+
+:func:`fit` keeps the dataset on the device, shuffles with a local ``torch.Generator`` seeded by
+``seed`` (so the same seed gives the same numbers on the CPU), steps AdamW or SGD with a cosine
+or constant schedule, evaluates train and test loss/accuracy after every epoch, and stops at the
+first epoch whose training loss is NaN or inf, returning ``diverged=True`` and the history so far.
+Loss: cross-entropy for classification, mean squared error for regression (accuracy ``None``).
+
+Learning rates per parameter group: every parameter gets lr_t of the schedule, except under
+depth-muP (``ModelConfig.scaling == "mup"``), whose residual blocks' parameters get
+lr_t * :func:`numerics.models.config.mup_lr_scale` (n^(-1/2) under AdamW, 1 under SGD). With
+``TrainConfig.engine == "stacked"`` a residual MLP trains as a :class:`numerics.models.stacked.StackedTower`
+(the same function, its block weights stacked) and the trained weights are written back.
+"""
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from numerics.device import choose_device
+from numerics.models.config import ModelConfig, TrainConfig, mup_lr_scale
+from numerics.models.data import Dataset, load_dataset
+from numerics.models.networks import build_model
+
+__all__ = ["TrainResult", "evaluate", "fit", "initial_model", "train_from_config"]
+
+EVAL_BATCH = 4096
+INIT_STREAM = 0x5EED  # the initialisation's generator is seeded seed ^ INIT_STREAM, never seed itself
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: ``history`` (one dict per epoch with ``epoch, train_loss,
+    train_acc, test_loss, test_acc``), ``diverged``, ``wall_time_s``, ``device``, ``steps``."""
+
+    history: list[dict] = field(default_factory=list)
+    diverged: bool = False
+    wall_time_s: float = 0.0
+    device: str = "cpu"
+    steps: int = 0
+
+    def final(self) -> dict | None:
+        """The last epoch's record, or None if no epoch finished."""
+        return self.history[-1] if self.history else None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _loss(task: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    if task == "classification":
+        return F.cross_entropy(output, target)
+    return F.mse_loss(output, target)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, task: str, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
+    """Mean loss and accuracy (None for regression) of ``model`` on (x, y), in eval mode."""
+    was_training = model.training
+    model.eval()
+    loss_sum, correct = 0.0, 0
+    for start in range(0, x.shape[0], EVAL_BATCH):
+        out = model(x[start:start + EVAL_BATCH])
+        target = y[start:start + EVAL_BATCH]
+        loss_sum += float(_loss(task, out, target)) * target.shape[0]
+        if task == "classification":
+            correct += int((out.argmax(-1) == target).sum())
+    model.train(was_training)
+    n = x.shape[0]
+    return loss_sum / n, (correct / n if task == "classification" else None)
+
+
+def param_groups(net: nn.Module, model_cfg: ModelConfig | None, cfg: TrainConfig) -> list[dict]:
+    """The optimiser's parameter groups, each with its ``lr_scale`` (factor on lr_t).
+
+    One group at scale 1, except under depth-muP: the residual blocks' parameters
+    (``net.block_parameters()``) at :func:`mup_lr_scale`, embedding and head at 1.
+    """
+    params = [p for p in net.parameters() if p.requires_grad]
+    if model_cfg is None or model_cfg.scaling != "mup":
+        return [{"params": params, "lr_scale": 1.0}]
+    blocks = {id(p) for p in net.block_parameters()}
+    return [{"params": [p for p in params if id(p) in blocks],
+             "lr_scale": mup_lr_scale(model_cfg.n_blocks(), cfg.optimizer)},
+            {"params": [p for p in params if id(p) not in blocks], "lr_scale": 1.0}]
+
+
+def _optimizer(net: nn.Module, model_cfg, cfg: TrainConfig) -> torch.optim.Optimizer:
+    groups = param_groups(net, model_cfg, cfg)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(groups, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
+
+
+def _engine(model: nn.Module, cfg: TrainConfig) -> nn.Module:
+    """What the loop trains: ``model`` itself, or its :class:`StackedTower` (engine stacked)."""
+    if cfg.engine == "modules":
+        return model
+    from numerics.models.stacked import StackedTower
+
+    return StackedTower(model)
+
+
+def _lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    """lr_t = lr (1 + cos(pi t / T)) / 2 for the cosine schedule, lr for the constant one."""
+    if cfg.schedule == "constant":
+        return cfg.lr
+    return 0.5 * cfg.lr * (1.0 + math.cos(math.pi * step / total))
+
+
+def _resolve_device(device) -> torch.device:
+    if isinstance(device, torch.device):
+        return choose_device(device.type)
+    return choose_device(device)
+
+
+def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, *, device="cpu", seed: int = 0,
+        progress: bool = False) -> TrainResult:
+    """Train ``model`` in place on ``dataset`` and return the :class:`TrainResult`.
+
+    ``device`` is "auto" | "cpu" | "cuda" (or a torch.device), resolved by
+    :func:`numerics.device.choose_device`. Batches are slices of a permutation drawn from a
+    generator seeded with ``seed``; the last, smaller batch of an epoch is kept.
+    """
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
+    dev = _resolve_device(device)
+    data = dataset.to(dev)
+    model.to(dev).train()
+    net = _engine(model, cfg)
+    optimizer = _optimizer(net, getattr(model, "config", None), cfg)
+    generator = torch.Generator().manual_seed(seed)
+    n = data.n_train
+    batch = min(cfg.batch_size, n)
+    per_epoch = math.ceil(n / batch)
+    total = cfg.epochs * per_epoch
+    result = TrainResult(device=str(dev))
+    start_time = time.perf_counter()
+    epochs = range(1, cfg.epochs + 1)
+    if progress:
+        from tqdm import tqdm
+
+        epochs = tqdm(epochs, desc=f"train {dataset.name}", unit="epoch")
+    for epoch in epochs:
+        perm = torch.randperm(n, generator=generator).to(dev)
+        loss_sum = torch.zeros((), device=dev)
+        for start in range(0, n, batch):
+            index = perm[start:start + batch]
+            lr = _lr_at(cfg, result.steps, total)
+            for group in optimizer.param_groups:
+                group["lr"] = lr * group["lr_scale"]
+            loss = _loss(data.task, net(data.train_x[index]), data.train_y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach()
+            result.steps += 1
+        if not torch.isfinite(loss_sum):
+            result.diverged = True
+            break
+        record = _epoch_record(net, data, epoch)
+        if not math.isfinite(record["train_loss"]):
+            result.diverged = True
+            break
+        result.history.append(record)
+        if progress:
+            epochs.set_postfix(loss=f"{record['train_loss']:.3g}", test=f"{record['test_loss']:.3g}")
+    if net is not model:
+        net.write_back(model)
+    result.wall_time_s = time.perf_counter() - start_time
+    return result
+
+
+def _epoch_record(model: nn.Module, data: Dataset, epoch: int) -> dict:
+    train_loss, train_acc = evaluate(model, data.task, data.train_x, data.train_y)
+    test_loss, test_acc = evaluate(model, data.task, data.test_x, data.test_y)
+    return {"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc,
+            "test_loss": test_loss, "test_acc": test_acc}
+
+
+def train_from_config(model_cfg: ModelConfig, dataset_name: str, train_cfg: TrainConfig, *,
+                      seed: int = 0, device="cpu", n_train: int | None = None,
+                      progress: bool = False) -> tuple[nn.Module, TrainResult]:
+    """Load ``dataset_name``, build ``model_cfg`` (weights drawn from ``seed``), :func:`fit` it.
+
+    The dataset split, the initialisation (generator seeded ``seed ^ INIT_STREAM``) and the
+    batch order (seeded ``seed``) all derive from ``seed``.
+    """
+    dataset = load_dataset(dataset_name, seed=seed, n_train=n_train)
+    model = initial_model(model_cfg, dataset, seed)
+    result = fit(model, dataset, train_cfg, device=device, seed=seed, progress=progress)
+    return model, result
+
+
+def initial_model(model_cfg: ModelConfig, dataset: Dataset, seed: int) -> nn.Module:
+    """The model :func:`train_from_config` starts from: ``model_cfg`` for ``dataset``, weights
+    drawn from a generator seeded ``seed ^ INIT_STREAM``."""
+    return build_model(model_cfg, dataset.in_dim, dataset.out_dim,
+                       generator=torch.Generator().manual_seed(seed ^ INIT_STREAM))

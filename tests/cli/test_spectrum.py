@@ -1,0 +1,106 @@
+"""``resdepth spectrum``: JSON/md output, R2's exactness on random and checkpointed models."""
+
+import json
+
+import pytest
+import torch
+
+from numerics.models.checkpoint import save_checkpoint
+from numerics.models.config import ModelConfig
+from numerics.models.networks import build_model
+from resdepth.cli import main
+
+
+def run_json(capsys, *argv):
+    assert main(["spectrum", *argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_R2_spectrum_command_json(capsys):
+    payload = run_json(capsys, "--depth", "7", "--width", "6", "--hidden", "9", "--lam", "0.8",
+                       "--seed", "3", "--batch", "5")
+    assert payload["depth"] == 7 and payload["hidden"] == 9
+    assert payload["lam"] == pytest.approx(0.8)
+    assert len(payload["norms_by_length"]) == 8
+    assert payload["max_rel_error"] <= 1e-9
+    assert sum(payload["binomial_shares"]) == pytest.approx(1.0)
+    assert sum(payload["energy_shares"]) == pytest.approx(1.0)
+
+
+def test_R2_spectrum_command_markdown_and_plot(capsys, tmp_path):
+    plot = tmp_path / "spectrum.png"
+    assert main(["spectrum", "--depth", "4", "--plot", str(plot)]) == 0
+    text = capsys.readouterr().out
+    assert "max ||sum_k y_k - x_n||" in text and "| 4 |" in text and "o" in text
+    assert plot.stat().st_size > 1000
+
+
+def _checkpoint_folder(tmp_path):
+    cfg = ModelConfig(depth=3, width=8, lam=0.6)
+    model = build_model(cfg, 64, 10, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.normal_(generator=torch.Generator().manual_seed(2))
+    folder = tmp_path / "run"
+    folder.mkdir()
+    save_checkpoint(folder / "model.pt", model, cfg, 64, 10, meta={"dataset": "digits", "seed": 0})
+    return folder
+
+
+def test_R2_spectrum_command_on_a_checkpoint_uses_its_test_split(capsys, tmp_path):
+    folder = _checkpoint_folder(tmp_path)
+    for path in (folder, folder / "model.pt"):
+        payload = run_json(capsys, "--checkpoint", str(path), "--batch", "16")
+        assert payload["inputs"] == "digits test split (seed 0), first 16 examples"
+        assert len(payload["blocks"]) == 3 and payload["max_rel_error"] <= 1e-10
+        assert sum(payload["signed_shares"]) == pytest.approx(1.0, abs=1e-10)
+        assert payload["blocks"][0]["branches"][0]["multiplier"] == pytest.approx(0.6)
+        assert {g["gate"] for g in payload["gates"]} == {"relu mask (R2 exactly)"}
+
+
+@pytest.mark.parametrize("norm", ["pre", "post", "batch"])
+def test_R2_spectrum_command_normalised_towers_through_frozen_gates(capsys, norm):
+    payload = run_json(capsys, "--depth", "3", "--norm", norm, "--batch", "5")
+    assert payload["max_rel_error"] <= 1e-10 and len(payload["blocks"]) == 3
+    if norm == "post":
+        assert {b["gate"] for b in payload["blocks"]} == {"layer_norm"}
+
+
+def test_spectrum_warns_past_the_exact_tolerance(capsys, monkeypatch):
+    import numerics.probes.spectrum as spectrum
+
+    monkeypatch.setattr(spectrum.Spectrum, "max_rel_error", lambda self: 1e-8)
+    payload = run_json(capsys, "--depth", "3")
+    assert "exceeds" in payload["warning"]
+    assert main(["spectrum", "--depth", "3"]) == 0
+    assert "warning: max_rel_error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--checkpoint", "missing.pt"], "no checkpoint"),
+    (["--depth", "5000"], "exceeds"),
+    (["--depth", "200", "--norm", "post"], "exceeds 128"),
+    (["--width", "100000"], "GiB"),
+    (["--depth", "3", "--plot", "README.md/x.png"], "--plot"),
+    (["--inputs", "m:f"], "apply to --model or --checkpoint"),
+])
+def test_spectrum_command_errors_are_one_line(capsys, argv, message):
+    assert main(["spectrum", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_spectrum_command_rejects_conflicting_and_bad_arguments(capsys, tmp_path):
+    folder = _checkpoint_folder(tmp_path)
+    assert main(["spectrum", "--checkpoint", str(folder), "--depth", "3"]) == 2
+    assert "--depth" in capsys.readouterr().err
+    assert main(["spectrum", "--checkpoint", str(folder), "--norm", "pre"]) == 2
+    assert "--norm" in capsys.readouterr().err
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint" * 20)
+    assert main(["spectrum", "--checkpoint", str(junk)]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable resdepth checkpoint" in err and "weights_only" not in err
+    with pytest.raises(SystemExit):
+        main(["spectrum", "--lam", "nan"])

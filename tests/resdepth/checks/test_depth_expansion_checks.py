@@ -1,0 +1,93 @@
+"""The D1-D5 checks in quick mode, end to end: their verdicts follow from their criteria and
+powers, the calibrations and certificates come out as designed, every plot is drawn. D4's and
+D5's checks train and sample for about a minute each on 2 cores: they are ``slow`` (their pieces
+are tested by default in tests/numerics and tests/cli/test_expand.py)."""
+
+import copy
+
+import pytest
+
+from resdepth.checks import MODULES, d1_d2, d2_observability, d3, d4, d5, load_checks
+from resdepth.engine.registry import CheckContext, train_locally
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    cache = {}
+
+    def runner(spec, device):
+        if spec.key() not in cache:
+            cache[spec.key()] = train_locally(spec, device)
+        model, result = cache[spec.key()]
+        return copy.deepcopy(model), result
+
+    return CheckContext(quick=True, out_dir=tmp_path_factory.mktemp("d-checks"), runner=runner)
+
+
+def _plots(ctx, rows, name):
+    assert (ctx.out_dir / name).stat().st_size > 0
+    return {row.plot for row in rows}
+
+
+def test_D_modules_register_every_D_label():
+    registry = load_checks(("D1", "D2", "D3", "D4", "D5"))
+    served = {label for name, labels in MODULES.items() if name.startswith("d") for label in labels}
+    assert served == {"D1", "D2", "D3", "D4", "D5"}
+    for label in served:
+        assert any(reg.check.__module__.startswith("resdepth.checks.d") for reg in registry[label])
+
+
+def test_D1_rows_pass(ctx):
+    rows = d1_d2.d1_function_preservation(ctx)
+    assert len(rows) == 3 and all(row.verdict == "pass" for row in rows)
+
+
+def test_D2_descent_rows_pass_and_the_condition_is_observed(ctx):
+    rows = d1_d2.d2_descent(ctx)
+    assert [row.verdict for row in rows] == ["pass"] * 3
+    population = rows[2]
+    assert population.details["observed"] and population.power.value < -1.64
+    assert population.details["snr"] < 3 < abs(population.power.value)  # the old rule missed it
+    assert _plots(ctx, rows, "D2_line_search.png") == {None, "D2_line_search.png"}
+
+
+def test_D2_observability_calibrations_pass(ctx):
+    rows = d2_observability.d2_observability(ctx)
+    size, power, *trends = rows
+    assert size.verdict == "pass" and size.power.informative()
+    assert power.verdict == "pass" and power.statistic <= 1
+    assert len(trends) == 3 and all(row.verdict != "fail" for row in trends)
+    assert trends[-1].verdict == "pass"  # misalignment falls with m, resolved
+    assert _plots(ctx, rows, "D2_observability.png") == {"D2_observability.png"}
+
+
+def test_D3_rows_hold_and_the_falsification_says_it_is_far_from_the_bound(ctx):
+    rows = d3.d3_rademacher(ctx)
+    assert [row.verdict for row in rows[:2]] == ["pass", "pass"]
+    falsification = rows[2]
+    assert falsification.criterion.holds(falsification.statistic)
+    assert falsification.verdict == "inconclusive" and falsification.power.value > 3
+    assert _plots(ctx, rows, "D3_bounds.png") == {"D3_bounds.png"}
+
+
+@pytest.mark.slow
+def test_D4_restricted_routes_certify_and_the_whole_class_is_vacuous(ctx):
+    rows = d4.d4_coverage(ctx)
+    verdicts = [row.verdict for row in rows]
+    assert verdicts == ["pass", "pass", "pass", "inconclusive", "inconclusive"]
+    route_p, route_e = rows[1], rows[2]
+    assert route_p.details["route_p_certifies"] == 1.0 and route_e.details["route_e_certifies"] > 0
+    assert route_p.details["m_route_p"] <= route_p.details["m"]
+    assert all("vacuous" in row.claim for row in rows[3:])
+    assert _plots(ctx, rows, "D4_coverage.png") == {"D4_coverage.png"}
+
+
+@pytest.mark.slow
+def test_D5_rows_do_not_contradict_the_prediction(ctx):
+    rows = d5.d5_joint_scaling(ctx)
+    assert len(rows) == 3 and all(row.verdict in ("pass", "inconclusive") for row in rows)
+    summary = rows[-1]
+    assert summary.measurement == 0 and summary.details["judged"] == 2
+    observed = [row.details["observed"] for row in rows[:-1]]
+    assert observed == [False, True]
+    assert _plots(ctx, rows, "D5_expansion.png") == {"D5_expansion.png"}
