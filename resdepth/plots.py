@@ -67,7 +67,7 @@ SCALINGS = (("constant", "lam = 1", lambda n: 1.0), ("inv-sqrt", "lam = 1/sqrt(n
             lambda n: n ** -0.5), ("inv", "lam = 1/n", lambda n: 1.0 / n))
 
 
-def signal_growth(path: Path, *, seed: int, quick: bool) -> Path:
+def signal_growth(path: Path, *, seed: int, mode: str) -> Path:
     r"""S2/S4: E||x_n||^2 / ||x_0||^2 against depth n for lam = 1, 1/sqrt(n), 1/n, and S3 (pre-LN).
 
     Lines: the predictions (1 + lam^2 sigma^2)^n (S2, sigma^2 = 1) and 1 + n lam^2 (S3 with
@@ -83,11 +83,12 @@ def signal_growth(path: Path, *, seed: int, quick: bool) -> Path:
     import torch
 
     from numerics.probes.montecarlo import signal_second_moments
+    from resdepth.engine.policy import budget
     from theorems.block_law import block_log_moments
     from theorems.signal import s2_log10_ratio_array, s3_prenorm_second_moment
 
-    depths = [1, 2, 4, 8, 16, 32] if quick else [1, 2, 4, 8, 16, 32, 64]
-    n_nets = 400 if quick else 2000
+    sizes = budget("overview", mode)
+    depths, n_nets = list(sizes.depths), sizes.nets
     grid = np.arange(1, depths[-1] + 1)
     fig, ax = plt.subplots(figsize=(7.2, 4.8))
     curves = [(label, rule, "none") for _, label, rule in SCALINGS]

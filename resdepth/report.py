@@ -59,7 +59,7 @@ def write_all(outcome) -> None:
     wanted = {"S2", "S3", "S4"} & set(outcome.settings.only)
     if wanted and not any("signal" in png.name.lower() for png in out.glob("*.png")):
         plots.signal_growth(out / plots.SIGNAL, seed=outcome.settings.seed,
-                            quick=outcome.settings.quick)
+                            mode=outcome.settings.mode)
     (out / "report.md").write_text(markdown(outcome), encoding="utf-8")
 
 
@@ -88,6 +88,7 @@ def meta(outcome) -> dict:
         "check_wall_time_s": {name: round(sec, 3) for name, sec in outcome.timings.items()},
         "training_runs": {"trained": outcome.trained, "reused": outcome.reused,
                           "diverged": outcome.diverged},
+        "checks_reused": list(getattr(outcome, "reused_checks", [])),
         "counts": counts(outcome.rows),
     }
 
@@ -220,7 +221,7 @@ def _settings_table(outcome) -> dict[str, str]:
     s = outcome.settings
     chosen = "all" if s.only == LABELS else ",".join(s.only)
     return {
-        "mode": "quick" if s.quick else "full",
+        "mode": s.mode,
         "device": outcome.device,
         "base seed": str(s.seed),
         "labels": chosen,
@@ -250,7 +251,7 @@ def summary(outcome, width: int = 100) -> str:
     by_label: dict[str, list[dict]] = {}
     for row in outcome.rows:
         by_label.setdefault(row["label"], []).append(row)
-    mode = "quick" if s.quick else "full"
+    mode = s.mode
     lines = [f"resdepth validate ({mode}, {outcome.device}, seed {s.seed}): "
              + f"{outcome.wall_time_s:.0f} s"]
     for label in (lb for lb in LABELS if lb in by_label):
@@ -268,6 +269,11 @@ def summary(outcome, width: int = 100) -> str:
             lines.append(f"  ... and {len(bad) - 8} more in report.md")
     tally = ", ".join(f"{n} {v}" for v, n in counts(outcome.rows).items())
     lines.append(f"{len(outcome.rows)} rows: {tally}")
+    reused = getattr(outcome, "reused_checks", [])
+    if reused:
+        lines.append(f"--resume: reused the rows of {len(reused)} finished checks "
+                     f"(unchanged settings and code); ran the other "
+                     f"{len(outcome.timings) - len(reused)}")
     if outcome.undeclared:
         names = ", ".join(outcome.undeclared)
         lines.append(_clip(f"note: trained runs their checks did not declare in needs: {names}",

@@ -19,8 +19,11 @@ A check that raises adds a ``fail`` row naming the check and the exception; a la
 registered check is a ``skipped`` row; a check that used a training run stored as diverged
 gets one more row, ``diverged``, naming the runs, unless it was registered with
 ``divergence_ok`` (divergence is then part of its prediction and it judges the runs itself).
-Check rows are recomputed on every invocation (``--resume`` reuses training runs, never
-verdicts). Exit code 0 means no row failed and no row is diverged; ``--strict`` also turns
+Each check's rows are committed the moment it finishes, with the fingerprint they were computed
+under (label, mode, seed, device, code version, torch version: :mod:`resdepth.engine.version`);
+``--resume`` reuses the training runs and every finished check whose fingerprint is unchanged,
+reruns only what did not finish, and says which checks it reruns because a setting or the code
+changed. Exit code 0 means no row failed and no row is diverged; ``--strict`` also turns
 inconclusive rows into exit code 1.
 """
 
@@ -32,12 +35,14 @@ from datetime import datetime, timezone
 from tqdm import tqdm
 
 from resdepth.engine import labels
-from resdepth.engine.errors import check_out_dir
+from resdepth.engine.errors import check_out_dir, exception_text
 from resdepth.engine.registry import LABELS, CheckContext, CheckResult, Registered
 from resdepth.engine.rows import row_error
 from resdepth.engine.runner import StoreRunner
-from resdepth.engine.store import DB_NAME, Store, open_store
+from resdepth.engine.store import Store, open_store
 from resdepth.engine.sweep import describe, make_backend, train_run
+from resdepth.engine.training import train_into_store
+from resdepth.engine.version import changes, fingerprint
 from resdepth.settings import Settings, resume_command
 
 BLOCKING = ("fail", "diverged")
@@ -59,6 +64,7 @@ class Outcome:
     train_errors: dict = field(default_factory=dict)
     undeclared: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    reused_checks: list = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -107,16 +113,19 @@ def validate(settings: Settings, registry: dict[str, list[Registered]] | None = 
                            out_dir=settings.out_dir, runner=runner)
         specs, plan_errors = _plan(chosen, ctx)
         todo = [spec for key, spec in specs.items() if key not in store.finished_keys()]
-        _train_all(todo, backend, device, train, store, errors, settings)
+        train_into_store(todo, backend, device, train, store, desc="training",
+                         progress=settings.progress, resume_hint=resume_command(settings),
+                         errors=errors)
         timings: dict[str, float] = {}
-        rows = _run_checks(chosen, ctx, runner, plan_errors, store, settings, timings)
+        reused: list[str] = []
+        rows = _run_checks(chosen, ctx, runner, plan_errors, store, settings, timings, reused)
         statuses = [store.load_run(key).status for key in specs if key not in errors]
         outcome = Outcome(
             rows=rows, settings=settings, device=device,
             wall_time_s=time.perf_counter() - start, trained=len(todo) - len(errors),
             reused=len(specs) - len(todo), diverged=statuses.count("diverged"), started=started,
             train_errors={describe(specs[k]): v for k, v in errors.items()},
-            undeclared=dict(runner.undeclared), timings=timings,
+            undeclared=dict(runner.undeclared), timings=timings, reused_checks=reused,
         )
         report.write_all(outcome)
         return outcome
@@ -139,47 +148,23 @@ def _plan(chosen, ctx: CheckContext) -> tuple[dict, dict[int, str]]:
                 for spec in reg.specs(ctx):
                     specs.setdefault(spec.key(), spec)
             except Exception as exc:
-                errors[id(reg)] = f"listing its training runs raised {_exc_text(exc)}"
+                errors[id(reg)] = f"listing its training runs raised {exception_text(exc)}"
     return specs, errors
 
 
-def _train_all(todo, backend, device, train, store, errors, settings) -> None:
-    """Train ``todo`` on ``backend``, committing each run to ``store`` as it finishes."""
-    if not todo:
-        return
-    bar = tqdm(total=len(todo), desc="training", unit="run", disable=not settings.progress)
-    runs = backend.run(todo, device, train)
-    try:
-        for spec, outcome in runs:
-            if isinstance(outcome, BaseException):
-                errors[spec.key()] = _exc_text(outcome)
-                tqdm.write(f"training {describe(spec)} raised {errors[spec.key()]}", file=sys.stderr)
-            else:
-                store.save_run(outcome)
-            bar.set_postfix_str(describe(spec), refresh=False)
-            bar.update(1)
-    except KeyboardInterrupt:
-        runs.close()  # cancels what has not started, stops the workers
-        bar.close()
-        done = len(store.finished_keys())
-        tqdm.write(
-            f"interrupted: {done} finished training runs are saved in "
-            f"{settings.out_dir / DB_NAME}; continue with: {resume_command(settings)}",
-            file=sys.stderr,
-        )
-        raise
-    bar.close()
-
-
-def _run_checks(chosen, ctx, runner, plan_errors, store, settings, timings) -> list[dict]:
+def _run_checks(chosen, ctx, runner, plan_errors, store, settings, timings, reused
+                ) -> list[dict]:
     """Run every chosen check, committing its rows as it finishes; rows in THEORY order.
 
-    ``timings`` receives each check's wall time in seconds (training it did itself included).
+    ``timings`` receives each check's wall time in seconds (training it did itself included;
+    for a check reused on ``--resume``, the time it took when it ran), ``reused`` the names of
+    the checks whose stored rows were reused.
     """
     store.clear_results()
     rows: list[dict] = []
     n_checks = sum(len(regs) for _, regs in chosen)
     bar = tqdm(total=n_checks, desc="checks", unit="check", disable=not settings.progress)
+    finished = 0
     try:
         for label, registered in chosen:
             if not registered:
@@ -187,18 +172,49 @@ def _run_checks(chosen, ctx, runner, plan_errors, store, settings, timings) -> l
             for reg in registered:
                 bar.set_postfix_str(label)
                 runner.current = check_name(reg)
-                begin = time.perf_counter()
-                found = _run_one(reg, ctx, runner, plan_errors.get(id(reg)))
-                timings[runner.current] = time.perf_counter() - begin
-                rows += _commit(store, runner.current, found, settings.out_dir)
+                found = _finished_rows(store, runner.current, reg.label, ctx, settings, timings,
+                                       reused)
+                if found is None:
+                    begin = time.perf_counter()
+                    result = _run_one(reg, ctx, runner, plan_errors.get(id(reg)))
+                    timings[runner.current] = time.perf_counter() - begin
+                    found = [report_row(r, settings.out_dir) for r in result]
+                    store.save_check(runner.current, _fingerprint(reg.label, ctx), found,
+                                     timings[runner.current])
+                rows += _commit_rows(store, runner.current, found)
+                finished += 1
                 bar.update(1)
     except KeyboardInterrupt:
         bar.close()
-        tqdm.write(f"interrupted during the checks; the training runs are saved: "
-                   f"{resume_command(settings)}", file=sys.stderr)
+        tqdm.write(f"interrupted during the checks; the training runs and {finished} finished "
+                   f"checks are saved: {resume_command(settings)}", file=sys.stderr)
         raise
     bar.close()
     return rows
+
+
+def _fingerprint(label: str, ctx: CheckContext) -> dict:
+    return fingerprint(label, mode=ctx.mode, seed=ctx.seed, device=ctx.device)
+
+
+def _finished_rows(store, name: str, label: str, ctx, settings, timings, reused
+                   ) -> list[dict] | None:
+    """With ``--resume``, the stored rows of check ``name`` when its fingerprint is unchanged
+    (its stored wall time goes into ``timings``, its name into ``reused``); None when it must
+    run. A stored
+    check computed under another fingerprint is rerun, and the reason printed."""
+    if not settings.resume:
+        return None
+    stored = store.load_check(name)
+    if stored is None:
+        return None
+    now = _fingerprint(label, ctx)
+    if stored.fingerprint != now:
+        tqdm.write(f"rerunning {name}: {changes(stored.fingerprint, now)}", file=sys.stderr)
+        return None
+    timings[name] = stored.wall_time_s
+    reused.append(name)
+    return stored.rows
 
 
 def _run_one(reg: Registered, ctx, runner: StoreRunner, plan_error: str | None
@@ -220,7 +236,7 @@ def _run_one(reg: Registered, ctx, runner: StoreRunner, plan_error: str | None
             raise TypeError(f"returned {type(found).__name__}, not a list of CheckResult")
         error = None
     except Exception as exc:
-        found, error = [], f"raised {_exc_text(exc)}"
+        found, error = [], f"raised {exception_text(exc)}"
     if error is not None:
         found.append(row_error(reg.label, kind, claim, "fail", error))
     diverged = runner.diverged()
@@ -239,13 +255,11 @@ def _skipped(label: str):
                      "no check registered for this label")
 
 
-def _exc_text(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 def _commit(store: Store, name: str, found: list[CheckResult], out_dir) -> list[dict]:
-    rows = [report_row(r, out_dir) for r in found]
+    return _commit_rows(store, name, [report_row(r, out_dir) for r in found])
+
+
+def _commit_rows(store: Store, name: str, rows: list[dict]) -> list[dict]:
     for row in rows:
         store.add_result(name, row)
     return rows

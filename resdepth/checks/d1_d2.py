@@ -26,6 +26,7 @@ from numerics.probes.expansion import (
 from numerics.probes.observability import directional_test, population_decrease
 from resdepth.checks.expansion_plots import line_search_figure
 from resdepth.checks.expansion_setup import ALPHA, load_old, old_spec, population, position
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power, exact_power
 from theorems.joint_scaling import critical_z
@@ -117,7 +118,7 @@ def _population_row(ctx, model, j, loss, train, held, data, g) -> CheckResult:
     test = directional_test(per_example_gradients(model, j, x, y, loss),
                             per_example_gradients(model, j, xt, yt, loss), ALPHA)
     u = test["u"].reshape(g.shape)
-    n_pop = 20000 if ctx.quick else 100000
+    n_pop = budget("D1", ctx.mode).n_pop
     gen = torch.Generator().manual_seed(ctx.seed + 14)
     pop = population(ctx, data)
     first = population_decrease(model, j, u, JUMP_STEPS[0], pop, loss, n=n_pop, generator=gen)

@@ -26,6 +26,7 @@ from resdepth.checks.expansion_setup import (
     position,
     with_plot,
 )
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power
 from resdepth.plots import plain_log_axis, plt, save_figure
@@ -41,14 +42,8 @@ S_REF = 0.3
 LOSS = make_loss("regression")
 
 
-def _sizes(ctx) -> dict:
-    if ctx.quick:
-        return {"null_m": 64, "null_reps": 400, "m50": 40, "power_reps": 200, "n_mom": 20000,
-                "mis_m": 32, "mis_reps": 300, "hiddens": (8, 32), "widths": (8, 16),
-                "n_deff": 4096}
-    return {"null_m": 128, "null_reps": 1000, "m50": 80, "power_reps": 500, "n_mom": 100000,
-            "mis_m": 32, "mis_reps": 600, "hiddens": (8, 32, 128), "widths": (8, 16, 32),
-            "n_deff": 16384}
+def _sizes(ctx):
+    return budget("D2", ctx.mode)
 
 
 def _needs(ctx):

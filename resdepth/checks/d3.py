@@ -12,7 +12,8 @@ import math
 import torch
 
 from numerics.probes.rademacher import correlate_random_signs, head_rademacher_mc
-from resdepth.checks.expansion_setup import Z_MAX, load_old, old_spec, with_plot
+from resdepth.checks.expansion_setup import load_old, old_spec, with_plot
+from resdepth.engine.policy import Z_MAX, budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power
 from resdepth.plots import plain_log_axis, plt, save_figure
@@ -34,7 +35,7 @@ def d3_rademacher(ctx) -> list[CheckResult]:
         features = old.run_blocks(old.embed(x))
     d = features.shape[1]
     m = features.shape[0]
-    n_sigma = 2000 if ctx.quick else 20000
+    n_sigma = budget("D3", ctx.mode).n_sigma
     sizes = sorted({m // 4**k for k in range(4)} - {0})
     gen = torch.Generator().manual_seed(ctx.seed)
     sweep = [head_rademacher_mc(features[:size], 1.0, n_sigma, generator=gen) for size in sizes]
@@ -42,7 +43,7 @@ def d3_rademacher(ctx) -> list[CheckResult]:
     z_bound = max((mc["mean"] - b) / mc["se"] for mc, b in zip(sweep, bounds, strict=True))
     caught = min((b - mc["mean"] + Z_MAX * mc["se"]) / b for mc, b in zip(sweep, bounds,
                                                                            strict=True))
-    mc = head_rademacher_mc(features[:sizes[0]], 1.0, 20000 if ctx.quick else 200000,
+    mc = head_rademacher_mc(features[:sizes[0]], 1.0, budget("D3", ctx.mode).head_mc,
                             generator=gen)
     z_moment = (mc["second_moment"] - mc["second_moment_exact"]) / mc["second_moment_se"]
     falsification, achieved, cls = _falsification(ctx)
@@ -74,7 +75,7 @@ def _falsification(ctx):
     gen = torch.Generator().manual_seed(ctx.seed + 31)
     x = torch.randn(m, p, generator=gen, dtype=torch.float64)
     x = x / x.norm(dim=1, keepdim=True)
-    draws, steps = (1, 100) if ctx.quick else (2, 400)
+    draws, steps = budget("D3", ctx.mode).falsify
     achieved = []
     for _ in range(draws):
         signs = (torch.randint(0, 2, (m,), generator=gen) * 2 - 1).to(torch.float64)

@@ -16,6 +16,7 @@ from numerics.probes.expansion import block_gradient, insert_block, make_loss, r
 from numerics.probes.guarantee_coverage import clopper_pearson, coverage_runs
 from numerics.probes.restricted_class import restricted_constants
 from resdepth.checks.expansion_setup import load_old, old_spec, planted, position, with_plot
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power
 from resdepth.plots import plt, save_figure
@@ -37,10 +38,8 @@ STEPS = (0.025, 0.05, 0.1)
 INPUT_BOUND = 12.0  # ||x|| <= X fixed a priori; P(||N(0, I_16)|| > 12) < 1e-20
 
 
-def _sizes(ctx) -> dict:
-    if ctx.quick:
-        return {"reps": 30, "n_pop": 100000, "n_pilot": 20000, "cap": 2**15}
-    return {"reps": 100, "n_pop": 200000, "n_pilot": 50000, "cap": 2**17}
+def _sizes(ctx):
+    return budget("D4", ctx.mode)
 
 
 @register("D4", needs=lambda ctx: [old_spec(ctx)])

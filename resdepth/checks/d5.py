@@ -25,6 +25,7 @@ from resdepth.checks.expansion_setup import (
     position,
     with_plot,
 )
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power, row_error
 from theorems.joint_scaling import critical_z
@@ -33,13 +34,8 @@ LEVEL = 0.95
 METHODS = ("expanded", "longer", "scratch")
 
 
-def _design(ctx) -> dict:
-    if ctx.quick:
-        return {"seeds": 3, "points": [(2, 8, 256, s) for s in (0.0, 1.0)], "extra": 5,
-                "n_test": 2048}
-    shapes = [(2, 8, 256), (2, 8, 1024), (2, 16, 256), (3, 8, 256)]
-    return {"seeds": 5, "points": [(*shape, s) for shape in shapes for s in (0.0, 2.0)],
-            "extra": 10, "n_test": 2048}
+def _design(ctx):
+    return budget("D5", ctx.mode)
 
 
 def _needs(ctx):

@@ -15,19 +15,20 @@ import torch
 from numerics.models.config import ModelConfig, TrainConfig
 from numerics.models.data import load_dataset
 from numerics.probes.planted_teacher import PlantedTeacher
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import RunSpec
 
 DATASET = "teacher-student"
 ALPHA = 0.05
-Z_MAX = 5.0
 NOISE_STD = 0.1
 
 
 def old_spec(ctx, depth: int = 2, width: int = 8, seed_offset: int = 0) -> RunSpec:
     """The trained old post-LN MLP (no biases, lam = 1) that D1-D5 expand."""
     cfg = ModelConfig(arch="mlp", depth=depth, width=width, norm="post", bias=False)
-    train = TrainConfig(epochs=4 if ctx.quick else 20, batch_size=64, lr=3e-3)
-    n = 256 if ctx.quick else 512
+    sizes = budget("D1", ctx.mode)
+    train = TrainConfig(epochs=sizes.old_epochs, batch_size=64, lr=3e-3)
+    n = sizes.old_n
     return RunSpec(model=cfg, dataset=DATASET, train=train, seed=ctx.seed + seed_offset,
                    n_train=n)
 

@@ -16,11 +16,11 @@ judged against the effect |prediction - baseline|, never against the prediction 
 import dataclasses
 import math
 
+from resdepth.engine.policy import Z_MAX
 from resdepth.engine.rows import EXPLICIT, CheckResult, Criterion, Power
 
 __all__ = ["SEPARATION", "Z_MAX", "t_interval", "with_plot", "z_panel", "z_row"]
 
-Z_MAX = 5.0
 SEPARATION = 2 * Z_MAX
 
 

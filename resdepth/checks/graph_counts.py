@@ -12,13 +12,12 @@ from graphs.counting import count_paths
 from graphs.plot import plot_path_lengths
 from numerics.models.config import ModelConfig
 from numerics.models.networks import build_model
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckContext, CheckResult, register
 from resdepth.engine.rows import Criterion, Power
 from resdepth.real.models import trace_residual_dag
 from theorems.counting import chain_count
 
-QUICK_DEPTHS = (1, 2, 3, 8, 64, 200)
-FULL_DEPTHS = QUICK_DEPTHS + (500, 1000)
 PLOT_NAME = "R1_tower_path_lengths.png"
 
 
@@ -43,7 +42,7 @@ def _mismatches(by_length, expected: list[int]) -> int:
 def tower_chain_counts(ctx: CheckContext) -> list[CheckResult]:
     """Tower DAG of n blocks: DP path counts by length equal C(n, k), 2^n in all."""
     rows = []
-    depths = QUICK_DEPTHS if ctx.quick else FULL_DEPTHS
+    depths = budget("R1", ctx.mode).dag_depths
     for n in depths:
         counts = count_paths(tower(n))
         bad = _mismatches(counts.by_length, [chain_count(n, k) for k in range(n + 1)])
@@ -73,9 +72,8 @@ def _plot(ctx: CheckContext, by_length, bad: int) -> str | None:
     return PLOT_NAME
 
 
-def _spec_cases(quick: bool):
+def _spec_cases(n: int):
     """(description, DAG, branches per block B, blocks n) of the R4 spec comparisons."""
-    n = 12 if quick else 60
     return [
         (f"tower, n={n}", tower(n), 1, n),
         (f"tower with depth-3 branches, n={n}", tower(n, depth=3), 1, n),
@@ -92,7 +90,7 @@ def _spec_cases(quick: bool):
 def graph_chain_counts(ctx: CheckContext) -> list[CheckResult]:
     """Spec-built DAGs: paths of length k (in blocks) = chain_count(n, k) B^k."""
     rows = []
-    for description, graph, branches, n in _spec_cases(ctx.quick):
+    for description, graph, branches, n in _spec_cases(budget("R4", ctx.mode).spec_n):
         counts = count_paths(graph)
         bad = _mismatches(counts.by_length, [chain_count(n, k) * branches**k for k in range(n + 1)])
         rows.append(CheckResult(
@@ -105,21 +103,13 @@ def graph_chain_counts(ctx: CheckContext) -> list[CheckResult]:
     return rows
 
 
-def _model_cases(quick: bool):
-    """(arch, norm, in_dim) of the traced numerics models."""
-    cases = [("mlp", "none", 5), ("cnn", "pre", 16), ("transformer", "post", 7)]
-    if not quick:
-        cases += [("mlp", "post", 5), ("mlp", "batch", 5), ("cnn", "none", 16),
-                  ("transformer", "pre", 7), ("transformer", "none", 7)]
-    return cases
-
-
 @register("R4")
 def traced_model_counts(ctx: CheckContext) -> list[CheckResult]:
     """numerics models traced with torch.fx: path counts equal the spec tower of len(blocks)."""
     rows = []
-    depth = 3 if ctx.quick else 6
-    for arch, norm, in_dim in _model_cases(ctx.quick):
+    sizes = budget("R4", ctx.mode)
+    depth = sizes.traced_depth
+    for arch, norm, in_dim in sizes.traced_cases:
         model = build_model(ModelConfig(arch=arch, depth=depth, width=8, norm=norm), in_dim, 2)
         n = len(model.blocks)
         counts = count_paths(trace_residual_dag(model))

@@ -30,6 +30,7 @@ from resdepth.checks.towers import (
     random_tower,
     trained_spec,
 )
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power, exact_power
 from resdepth.plots import plt, save_figure
@@ -41,7 +42,7 @@ SECANT_NODES = (1, 4, 8, 32)
 
 
 def _tower_cases(ctx):
-    depths = (1, 5, 12) if ctx.quick else (1, 5, 12, 24, 40)
+    depths = budget("R2", ctx.mode).depths
     for i, depth in enumerate(depths):
         for j, activation in enumerate(PL_ACTIVATIONS):
             yield ctx.seed * 1000 + 10 * i + j, depth, activation

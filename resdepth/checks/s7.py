@@ -9,19 +9,18 @@ with ``divergence_ok``: it reads each run's ``diverged`` flag (a diverged run co
 its losses are never used) and validate adds no diverged row.
 """
 
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import row_error
 from resdepth.experiment.grid import BUDGETS, RULES, plan
 
-QUICK_RULES = ("none", "inv-sqrt", "inv", "learnable", "fixup")
 GC_RULES = ("none", "inv-sqrt", "inv", "tuned")
 
 
 def _plan(ctx):
-    budget = BUDGETS["quick"]
-    if ctx.quick:
-        return plan("mnist1d", budget, QUICK_RULES, seed=ctx.seed, sweep=False)
-    return plan("mnist1d", budget, tuple(RULES), seed=ctx.seed, sweep=True)
+    sizes = budget("S7", ctx.mode)
+    rules = tuple(RULES) if sizes.rules is None else sizes.rules
+    return plan("mnist1d", BUDGETS["quick"], rules, seed=ctx.seed, sweep=sizes.sweep)
 
 
 def s7_specs(ctx):
@@ -42,7 +41,7 @@ def _records(ctx, grid) -> list[dict]:
         found = outcome(result.as_dict(), spec.n_train, spec.train.batch_size, 10)
         entries = grid.entries[key]
         measurements = None
-        if not ctx.quick and not result.diverged and any(e.rule in GC_RULES for e in entries):
+        if budget("S7", ctx.mode).gc and not result.diverged and any(e.rule in GC_RULES for e in entries):
             x = ctx.tensor(probe_inputs(spec, grid.budget.probe_n))
             gc = geometric_complexity(ctx.probe_model(model), x)
             measurements = {"trained": {"gc": gc}}
@@ -66,11 +65,11 @@ def s7_trained_depth_scaling(ctx) -> list[CheckResult]:
     n_a = overflow_depth(1.0, 1.0, energy)
     table = accuracy_table(records)
     tau, _ = trains_threshold(table, 1.0 / classes)
-    found = rows(table, records, tau, n_a, classes, "abc" if ctx.quick else "abcdef")
+    found = rows(table, records, tau, n_a, classes, budget("S7", ctx.mode).parts)
     path = ctx.plot_path("S7_accuracy_vs_depth.png")
     plot = None if path is None else accuracy_vs_depth(table, tau, 1.0 / classes, path)
     found = [_with_plot(r, plot) for r in found]
-    if ctx.quick:
+    if budget("S7", ctx.mode).parts == "abc":
         found += [row_error("S7", "empirical", f"S7({part}) {what}", "skipped",
                             "not in validate --quick's reduced grid; full validate runs it, "
                             "and `resdepth experiment depth-scaling` runs the full grid")

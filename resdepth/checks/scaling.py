@@ -19,6 +19,7 @@ from numerics.probes.lipschitz import falsify_s1, identity_tower_gain, rounding_
 from numerics.probes.montecarlo import mean_and_se, signal_second_moments
 from resdepth.checks.expectation import with_plot, z_row
 from resdepth.checks.scaling_plots import plot_s1, plot_s4
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power, count_power, exact_power
 from theorems import scaling
@@ -28,8 +29,6 @@ from theorems.signal import s2_ratio
 
 SIGMA2 = 1.0  # the numerics branches are initialised so that sigma^2 = 1
 S1_CASE = {"n": 5, "d": 3, "lam": 0.5, "c": 1.5}
-S1_DEPTHS_QUICK = (1, 3, 5)  # depths the S1 optimiser tries (quick / full budget)
-S1_DEPTHS = (1, 3, 5, 8)
 S1_SLACK_POWER = 0.05  # informative when the optimiser got within 5% of the bound everywhere
 S4_WIDTH = 16
 
@@ -43,8 +42,8 @@ def s4_a(beta) -> float:
 def s1_search(ctx) -> tuple[tuple[int, ...], dict, int]:
     """The S1 optimiser's best Lipschitz estimate per branch kind and depth (depths, found,
     Adam steps)."""
-    depths = S1_DEPTHS_QUICK if ctx.quick else S1_DEPTHS
-    steps = 60 if ctx.quick else 300
+    sizes = budget("S1", ctx.mode)
+    depths, steps = sizes.depths, sizes.steps
     found = {branch: [_s1_falsify(ctx, depth, branch, steps) for depth in depths]
              for branch in ("linear", "relu")}
     return depths, found, steps
@@ -87,7 +86,7 @@ def _s1_falsify(ctx, depth: int, branch: str, steps: int) -> float:
     """The largest Lipschitz estimate (Jacobian norm or secant ratio) the optimiser reaches."""
     seed = ctx.seed + 40 + 100 * ("linear", "relu").index(branch) + depth
     out = falsify_s1(depth, S1_CASE["d"], S1_CASE["lam"], S1_CASE["c"], branch=branch,
-                     restarts=8 if ctx.quick else 32, steps=steps,
+                     restarts=budget("S1", ctx.mode).restarts, steps=steps,
                      generator=torch.Generator().manual_seed(seed))
     return max(out["max_jacobian_norm"], out["max_secant_ratio"])
 
@@ -137,20 +136,18 @@ def s4_symbolic_limits(ctx) -> list[CheckResult]:
     return rows
 
 
-S4_DEPTHS = {"quick": (4, 16), "full": (4, 16, 32)}
-S4_NETS = {"quick": 6000, "full": 40000}
 
 
 def s4_runs(ctx) -> dict:
     """The Monte Carlo behind S4: for each beta, (n, run) at the depths of ``S4_DEPTHS``."""
-    budget = "quick" if ctx.quick else "full"
+    sizes = budget("S4", ctx.mode)
     runs = {}
     for i, beta in enumerate(scaling.BETAS):
-        for j, n in enumerate(S4_DEPTHS[budget]):
+        for j, n in enumerate(sizes.depths):
             lam = s4_a(beta) * float(n) ** (-float(beta))
             generator = torch.Generator().manual_seed(ctx.seed + 100 + 10 * i + j)
             runs.setdefault(beta, []).append((n, signal_second_moments(
-                n, S4_WIDTH, S4_WIDTH, lam, S4_NETS[budget], generator=generator)))
+                n, S4_WIDTH, S4_WIDTH, lam, sizes.nets, generator=generator)))
     return runs
 
 
@@ -200,8 +197,8 @@ def measured_branch_scale(model, width: int, generator) -> list[float]:
 def s5_measurements(ctx) -> tuple[int, dict]:
     """Per scheme, the measured ||lam f(z)||^2 / ||z||^2 of every block of several seeded
     ``build_model`` networks at initialisation (depth L, {scheme name: ratios})."""
-    depth, width = (32, 32) if ctx.quick else (64, 64)
-    seeds = 6 if ctx.quick else 16
+    sizes = budget("S5", ctx.mode)
+    depth, width, seeds = sizes.depth, sizes.width, sizes.seeds
     measured = {}
     for i, s in enumerate(SCHEMES):
         norm = "post" if s.model_scaling == "deepnorm" else "none"

@@ -23,6 +23,7 @@ from numerics.probes.montecarlo import (
 )
 from resdepth.checks.expectation import SEPARATION, Z_MAX, with_plot, z_row
 from resdepth.checks.signal_plots import plot_s2, plot_s3
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power, exact_power
 from theorems.block_law import block_log_moments, log_ratio_median, postln_factor
@@ -41,8 +42,9 @@ S3_CASE = {"depth": 12, "width": 16, "lam": 0.5}
 POSTLN_TOL = 1e-12  # ||x_i||^2 / d against v / (v + eps): float64 rounding of a d-sum, d <= 64
 
 
-def _nets(ctx, quick: int = 4000) -> int:
-    return quick if ctx.quick else 10 * quick
+def _nets(ctx, base: int = 4000) -> int:
+    """Monte Carlo networks: ``base`` in the quick budget, ``nets_scale`` times more in full."""
+    return base * budget("S2", ctx.mode).nets_scale
 
 
 def _generator(ctx, offset: int) -> torch.Generator:
@@ -153,7 +155,7 @@ def s2_path_lengths(ctx) -> list[CheckResult]:
     rows = [_length_row(f"linear branches: E||y_k||^2/||x||^2 = C(n,k)(lam^2 sigma^2)^k, "
                         f"n={n}, d=8, lam={lam}, mean path length n p = "
                         f"{mean_path_length(n, lam, SIGMA2):.4f}", linear, law, wrong)]
-    for width in (8, 32) if ctx.quick else (4, 16, 64):
+    for width in budget("S2", ctx.mode).relu_widths:
         run = relu_path_energies(n, width, width, lam, _nets(ctx),
                                  generator=_generator(ctx, width))
         rows.append(_length_row(f"ReLU branches, no biases: E||y_k||^2/||x||^2 = "

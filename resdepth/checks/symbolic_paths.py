@@ -22,6 +22,7 @@ import sympy as sp
 import torch
 
 from numerics.probes.taylor import taylor_coefficients
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckContext, CheckResult, register
 from resdepth.engine.rows import Criterion, Power, count_power, exact_power
 from theorems.counting import tree_count, tree_count_polynomial, weighted_tree_sum
@@ -37,21 +38,18 @@ from theorems.trees import (
 )
 from theorems.vector_trees import collisions, verify_r3_vector
 
-R1_DEPTHS_QUICK = (1, 4, 8, 12)
-R1_DEPTHS_FULL = tuple(range(1, 13))
 EPS = np.finfo(np.float64).eps
 NONE_DIFFER = Criterion("cases that differ", "==", 0)
-R3_VECTOR_QUICK = ((4, 2, 3), (3, 3, 3), (4, 2, 4))
-R3_VECTOR_FULL = ((4, 2, 3), (4, 3, 3), (4, 2, 4))
-"""(n, d, order) of the vector R3 rows: d = 2 and 3, n <= 4, order <= 3, and order 4 in
-d = 2, the first order where distinct trees share a one-dimensional differential."""
+# The vector R3 rows' (n, d, order) (policy's R3 vector_cases): d = 2 and 3, n <= 4, order
+# <= 3, and order 4 in d = 2, the first order where distinct trees share a one-dimensional
+# differential.
 
 
 @register("R1")
 def r1_symbolic_identity(ctx: CheckContext) -> list[CheckResult]:
     """R1 with non-commuting symbols: product = subset sum; C(n, k) terms of order k."""
     rows = []
-    for n in R1_DEPTHS_QUICK if ctx.quick else R1_DEPTHS_FULL:
+    for n in budget("R1", ctx.mode).symbolic_depths:
         result = verify_r1(n)
         bad = sum(got != want for got, want in zip(result["terms_by_order"], result["expected"]))
         bad += not result["holds"]
@@ -72,7 +70,7 @@ def r1_numeric_substitution(ctx: CheckContext) -> list[CheckResult]:
     """R1 at random float64 matrices: product against the explicit sum over 2^n subsets."""
     rng = np.random.default_rng([ctx.seed, 1])
     rows = []
-    for n in (4, 8, 12) if ctx.quick else (2, 4, 6, 8, 10, 12):
+    for n in budget("R1", ctx.mode).numeric_depths:
         d = 4
         matrices = rng.standard_normal((n, d, d)) / np.sqrt(d)
         lam = 0.5
@@ -81,8 +79,8 @@ def r1_numeric_substitution(ctx: CheckContext) -> list[CheckResult]:
         error = np.linalg.norm(product - subsets) / np.linalg.norm(product)
         # Each of the 2^n path products carries about n*d roundings relative to its own size;
         # their norms sum to at most (1 + lam*max||A_i||)^n, so the tolerance is that budget.
-        budget = 4 * n * d * EPS * np.prod([1 + lam * np.linalg.norm(a, 2) for a in matrices])
-        tolerance = budget / np.linalg.norm(product)
+        rounding = 4 * n * d * EPS * np.prod([1 + lam * np.linalg.norm(a, 2) for a in matrices])
+        tolerance = rounding / np.linalg.norm(product)
         rows.append(CheckResult(
             label="R1", kind="exact",
             claim=f"float64, n={n}, d={d}, lam=1/2: ||prod(I + lam A_i) - sum_S lam^|S| A_S|| / "
@@ -98,7 +96,7 @@ def r1_numeric_substitution(ctx: CheckContext) -> list[CheckResult]:
 def r3_tree_expansion(ctx: CheckContext) -> list[CheckResult]:
     """R3: series of the tower in lam = sum over label-decreasing trees of F(t)/sigma(t)."""
     rows = []
-    for n in range(1, (4 if ctx.quick else 5) + 1):
+    for n in range(1, budget("R3", ctx.mode).max_n + 1):
         result = verify_r3(n, 4)
         counts = [tree_count(n, k) for k in range(1, 5)]
         bad = result["differing"] + sum(g != w for g, w in zip(result["trees"], counts))
@@ -123,7 +121,7 @@ def r3_tree_expansion(ctx: CheckContext) -> list[CheckResult]:
 def r3_vector_trees(ctx: CheckContext) -> list[CheckResult]:
     """R3 in d = 2, 3 with vector elementary differentials (theorems.vector_trees)."""
     rows = []
-    for n, d, order in R3_VECTOR_QUICK if ctx.quick else R3_VECTOR_FULL:
+    for n, d, order in budget("R3", ctx.mode).vector_cases:
         result = verify_r3_vector(n, d, order)
         twins = sum(collisions(n, k, 1) for k in range(1, order + 1))
         rows.append(CheckResult(
@@ -145,7 +143,7 @@ def r3_vector_trees(ctx: CheckContext) -> list[CheckResult]:
 def r3_exponential_tower(ctx: CheckContext) -> list[CheckResult]:
     """R3 second route: with f_i = exp and x = 0 every F(t) = 1, so [lam^k] x_n = W(n, k)."""
     x = sp.Symbol("x", real=True)
-    n, order = (4, 5) if ctx.quick else (6, 6)
+    n, order = budget("R3", ctx.mode).exp_tower
     series = tower_series(n, order, x, functions=[sp.exp] * n)
     got = [series[k].subs(x, 0) for k in range(1, order + 1)]
     want = [weighted_tree_sum(n, k) for k in range(1, order + 1)]
@@ -190,7 +188,7 @@ def r3_autograd_taylor(ctx: CheckContext) -> list[CheckResult]:
     """R3 numerically: nested forward-mode Taylor coefficients of a scalar tanh tower = tree sum."""
     rows = []
     order = 4
-    for n in (3, 4) if ctx.quick else (2, 3, 4, 5):
+    for n in budget("R3", ctx.mode).taylor_depths:
         params = _scalar_tanh_parameters(ctx.seed, n)
         x0 = 0.3
         branches = [lambda u, a=a, b=b, c=c: a * torch.tanh(b * u + c) for a, b, c in params]
@@ -226,7 +224,7 @@ def r3_autograd_taylor(ctx: CheckContext) -> list[CheckResult]:
 def r4_tree_counts(ctx: CheckContext) -> list[CheckResult]:
     """R4: N(n, k) by enumeration = generating function; closed forms for k <= 3 (or 5)."""
     rows = []
-    max_n, max_k = (5, 5) if ctx.quick else (7, 6)
+    max_n, max_k = budget("R4", ctx.mode).tree_max
     bad = [(n, k) for n in range(1, max_n + 1) for k in range(1, max_k + 1)
            if len(label_decreasing_trees(n, k)) != tree_count(n, k)]
     rows.append(CheckResult(
@@ -238,7 +236,7 @@ def r4_tree_counts(ctx: CheckContext) -> list[CheckResult]:
     ))
     n = sp.Symbol("n", integer=True, nonnegative=True)
     stated = {1: n, 2: sp.binomial(n, 2), 3: sp.binomial(n, 3) + sp.binomial(n + 1, 3)}
-    for k in range(1, (3 if ctx.quick else 5) + 1):
+    for k in range(1, budget("R4", ctx.mode).closed_form_k + 1):
         closed = tree_count_polynomial(k, n)
         depths = range(60)
         mismatched = sum(closed.subs(n, m) != tree_count(m, k) for m in depths)
@@ -260,7 +258,7 @@ def r4_tree_counts(ctx: CheckContext) -> list[CheckResult]:
 @register("R5")
 def r5_symbolic_jacobian(ctx: CheckContext) -> list[CheckResult]:
     """R5 symbolically: prod (I + lam J_i) = sum_S lam^|S| J_S and the chain rule, exactly."""
-    n = 8 if ctx.quick else 12
+    n = budget("R5", ctx.mode).symbolic_n
     result = verify_r5_symbolic(n)
     bad = sum(g != w for g, w in zip(result["terms_by_order"], result["expected"]))
     rows = [CheckResult(
@@ -273,7 +271,7 @@ def r5_symbolic_jacobian(ctx: CheckContext) -> list[CheckResult]:
         power=count_power(n + 1, "term (a missing, extra or reordered word) at any order"),
         details={"terms_by_order": result["terms_by_order"]},
     )]
-    cases = ((2, 2),) if ctx.quick else ((2, 2), (3, 2), (2, 3))
+    cases = budget("R5", ctx.mode).chain_cases
     for depth, d in cases:
         residual = chain_rule_residual(depth, d, seed=ctx.seed)
         rows.append(CheckResult(

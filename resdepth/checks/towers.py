@@ -19,6 +19,7 @@ from torch import nn
 from numerics.models.config import ModelConfig, TrainConfig
 from numerics.models.networks import build_model
 from numerics.probes.spectrum import EXACT_TOL
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import RunSpec
 
 __all__ = ["DATASET", "EXACT_TOL", "LESION_LAMS", "LESION_UNEXPLAINED", "PL_ACTIVATIONS",
@@ -45,11 +46,11 @@ PL_ACTIVATIONS = {"relu": nn.ReLU, "leaky": lambda: nn.LeakyReLU(0.1),
 def trained_spec(ctx, lam: float = 1.0) -> RunSpec:
     """The trained residual ReLU MLP (with biases) behind the R2, lesion and S6 rows."""
     cfg = ModelConfig(arch="mlp", depth=TRAINED_DEPTH, width=TRAINED_WIDTH, lam=lam)
-    train = TrainConfig(epochs=3 if ctx.quick else 15, lr=3e-3)
+    train = TrainConfig(epochs=budget("R2", ctx.mode).train_epochs, lr=3e-3)
     return RunSpec(model=cfg, dataset=DATASET, train=train, seed=ctx.seed)
 
 def s6_lams(ctx) -> tuple[float, ...]:
-    return (0.25, 1.0) if ctx.quick else (0.1, 0.25, 0.5, 1.0)
+    return budget("S6", ctx.mode).lams
 
 def random_tower(seed: int, depth: int, width: int, *, activation: str = "relu",
                  bias: bool = True, lam: float = 0.7):

@@ -39,7 +39,7 @@ from resdepth.engine.errors import (
     nonnegative_int,
     positive_int,
 )
-from resdepth.tables.formats import render
+from resdepth.tables.render import render
 
 JUMP_STEPS = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 MAX_DEPTH, MAX_WIDTH = 64, 1024

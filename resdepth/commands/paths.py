@@ -10,7 +10,8 @@ from graphs.export import write_dot, write_graphml
 from graphs.plot import binomial_pmf, plot_path_lengths
 from resdepth.engine.errors import ResdepthError, check_out_file, positive_int
 from resdepth.real.models import RUNS_CODE, add_model_options
-from resdepth.tables.formats import Table, render
+from resdepth.tables.formats import Table
+from resdepth.tables.render import render
 
 MAX_BLOCKS = 2000
 

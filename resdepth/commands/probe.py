@@ -93,6 +93,7 @@ def probe(traced, source, *, seed: int, draws: int, out):
     import torch
 
     from numerics.real.frozen import frozen_spectrum
+    from numerics.real.gates import frozen_gate_summary, normalises
     from numerics.real.probes import (
         d1_insertion,
         jacobian_check,
@@ -119,7 +120,7 @@ def probe(traced, source, *, seed: int, draws: int, out):
     init_profile = signal_profile(trace(type(source)(init_model, source.args, source.kwargs,
                                                      name, source.inputs_text)))
     plots.append(real_plots.plot_signal(profile, init_profile, out / "signal.png", name))
-    label = "S3" if _has_layer_norm(traced) else "S2"
+    label = "S3" if normalises(traced) else "S2"
     rows.append(real_rows.signal_row(name, profile, label, init_profile, plots[-1]))
     n = len(traced.blocks)
     study = lesion_study(traced, list(range(1, min(n, 4) + 1)), draws, generator)
@@ -133,41 +134,3 @@ def probe(traced, source, *, seed: int, draws: int, out):
     else:
         rows.append(real_rows.d1_row(name, d1))
     return rows, plots, notes
-
-
-def _has_layer_norm(traced) -> bool:
-    """Whether the stream or a branch normalises (pre-LN or post-LN: S3 rather than S2)."""
-    from numerics.real.frozen_rules import NORMS, base_name
-
-    return any(n.op == "call_function" and base_name(n) in NORMS
-               for p in traced.chain for n in p.nodes)
-
-
-def frozen_gate_summary(traced) -> list[dict]:
-    """What was frozen: per gate kind, the convention and how many operations."""
-    from numerics.real.frozen_rules import ATTENTION, NORMS, SECANT, SELECTIONS, base_name
-
-    kinds = {}
-    for piece in traced.chain:
-        for node in piece.nodes:
-            if node.op != "call_function":
-                continue
-            op = base_name(node)
-            if op == "relu":
-                key = "relu mask (R2 exactly)"
-            elif op == "gelu":
-                key = "gelu: Phi(z) frozen in z Phi(z)"
-            elif op in SECANT:
-                key = f"{op}: secant slope (phi(z) - phi(0))/z frozen"
-            elif op in NORMS:
-                key = f"{op}: 1/sigma frozen (centring and affine kept)"
-            elif op in SELECTIONS:
-                key = f"{op}: argmax frozen"
-            elif op in ATTENTION:
-                key = "attention: softmax pattern frozen"
-            elif op in ("batch_norm", "_native_batch_norm_legit_no_training"):
-                key = "batch_norm (eval): affine, nothing frozen"
-            else:
-                continue
-            kinds[key] = kinds.get(key, 0) + 1
-    return [{"gate": k, "count": v} for k, v in kinds.items()]

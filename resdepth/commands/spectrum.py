@@ -23,6 +23,7 @@ from resdepth.engine.errors import (
     nonnegative_int,
     positive_int,
 )
+from resdepth.engine.policy import EXACT_TOL_REAL as EXACT_TOL
 from resdepth.real.models import RUNS_CODE, add_model_options
 from resdepth.strategies import tower_inputs
 
@@ -30,7 +31,6 @@ MAX_DEPTH = 1024
 MAX_FROZEN_DEPTH = 128
 MEMORY_LIMIT = 4 * 2**30
 BIAS_STD = 0.1
-EXACT_TOL = 1e-10
 
 DESCRIPTION = f"""\
 Compute the path-length spectrum y_0..y_n of a residual ReLU MLP with biases (THEORY.md R2):
@@ -164,7 +164,7 @@ def _tower_config(args) -> ModelConfig:
 
 def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
     from numerics.real.frozen import frozen_spectrum
-    from resdepth.commands.probe import frozen_gate_summary
+    from numerics.real.gates import frozen_gate_summary
     from resdepth.real.models import traced_description
 
     spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)

@@ -5,7 +5,8 @@ import importlib
 
 from resdepth.engine.errors import check_out_file
 from resdepth.tables import KINDS
-from resdepth.tables.formats import FORMATS, render, write_or_print
+from resdepth.tables.formats import FORMATS, write_or_print
+from resdepth.tables.render import render
 
 FORMAT_HELP = """\
 Formats: md (for reading; math as $...$, which GitHub renders), csv and json (every column of

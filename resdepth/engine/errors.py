@@ -125,3 +125,15 @@ def read_text(path, option: str) -> str:
         raise ResdepthError(f"{option} {path}: not a UTF-8 text file") from None
     except OSError as exc:
         raise ResdepthError(f"{option} {path}: cannot read it ({exc.strerror})") from None
+
+
+def exception_text(exc: BaseException) -> str:
+    """``Type: first line of the message`` (or the type alone): how rows and logs name an error.
+
+    >>> exception_text(ValueError("bad width\\nmore detail"))
+    'ValueError: bad width'
+    >>> exception_text(KeyboardInterrupt())
+    'KeyboardInterrupt'
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

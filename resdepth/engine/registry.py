@@ -60,18 +60,24 @@ def train_locally(spec: RunSpec, device: str):
 
 @dataclass
 class CheckContext:
-    """Where a check runs: its budget (``quick``), device, base seed and output folder.
+    """Where a check runs: its budget (``quick``; False, the full budget, by default, as in
+    :class:`resdepth.settings.Settings`), device, base seed and output folder.
 
     ``runner`` trains a :class:`RunSpec` and returns ``(model, TrainResult)``;
     ``resdepth validate`` replaces the default with one that caches finished runs in
     ``results.sqlite`` so that an interrupted validation resumes where it stopped.
     """
 
-    quick: bool = True
+    quick: bool = False
     device: str = "cpu"
     seed: int = 0
     out_dir: Path | None = None
     runner: Runner = field(default=train_locally)
+
+    @property
+    def mode(self) -> str:
+        """``"quick"`` or ``"full"``: the key of this context's budgets in :mod:`resdepth.engine.policy`."""
+        return "quick" if self.quick else "full"
 
     def trained(self, spec: RunSpec):
         """The trained model and its TrainResult for ``spec`` (trained or taken from cache).

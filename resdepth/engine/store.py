@@ -1,6 +1,6 @@
 """``results.sqlite``: the finished training runs and the check rows of a validation.
 
-Two tables:
+Three tables:
 
 - ``runs``: one row per finished training run, keyed by :meth:`RunSpec.key`, holding the
   trained ``state_dict`` as bytes (written with ``torch.save``, read back with
@@ -10,6 +10,9 @@ Two tables:
   finished.
 - ``results``: the rows of the latest validation, in report order, each committed as soon as
   its check returns.
+- ``checks``: each finished check's rows with the fingerprint they were computed under (label,
+  mode, seed, device, code version, torch version): ``validate --resume`` reuses a check whose
+  fingerprint is unchanged and reruns only what did not finish or changed.
 
 Every write is its own transaction; the file is always a consistent snapshot.
 """
@@ -32,6 +35,12 @@ CREATE TABLE IF NOT EXISTS runs (
     metrics TEXT NOT NULL,
     in_dim INTEGER NOT NULL,
     out_dim INTEGER NOT NULL,
+    wall_time_s REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checks (
+    check_name TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    rows TEXT NOT NULL,
     wall_time_s REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS results (
@@ -61,6 +70,15 @@ class TrainedRun:
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+
+@dataclass(frozen=True)
+class FinishedCheck:
+    """A check's stored rows, the fingerprint they were computed under, and its wall time."""
+
+    fingerprint: dict
+    rows: list
+    wall_time_s: float
 
 
 def state_to_bytes(state_dict: dict) -> bytes:
@@ -143,6 +161,26 @@ class Store:
                 "INSERT INTO results (check_name, row) VALUES (?, ?)",
                 (check_name, json.dumps(row)),
             )
+
+    def save_check(self, check_name: str, fingerprint: dict, rows: list[dict],
+                   wall_time_s: float) -> None:
+        """Commit a finished check's report rows under ``fingerprint`` (replacing older ones)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO checks VALUES (?, ?, ?, ?)",
+                (check_name, json.dumps(fingerprint, sort_keys=True), json.dumps(rows),
+                 wall_time_s),
+            )
+
+    def load_check(self, check_name: str) -> FinishedCheck | None:
+        """The stored rows of ``check_name`` with their fingerprint, or None."""
+        row = self._db.execute(
+            "SELECT fingerprint, rows, wall_time_s FROM checks WHERE check_name = ?",
+            (check_name,)).fetchone()
+        if row is None:
+            return None
+        fingerprint, rows, wall = row
+        return FinishedCheck(json.loads(fingerprint), json.loads(rows), wall)
 
     def results(self) -> list[tuple[str, dict]]:
         """The stored rows in the order they were added, each with its check's name."""

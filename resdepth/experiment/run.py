@@ -10,13 +10,10 @@ Then the records are analysed into the Table-1 analogue and S7's rows, and ``res
 """
 
 import functools
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-
-from tqdm import tqdm
 
 from resdepth.engine.errors import ResdepthError, check_out_dir
 from resdepth.engine.store import DB_NAME
@@ -144,32 +141,12 @@ def _order(grid, spec) -> tuple:
 
 
 def _train(todo, backend, device, train, store, settings) -> dict[str, str]:
-    """Train ``todo``, committing each run as it finishes; errors by key."""
-    from resdepth.engine.sweep import describe
+    """Train ``todo`` with the engine's one loop, committing each run as it finishes; errors by key."""
+    from resdepth.engine.training import train_into_store
 
-    errors: dict[str, str] = {}
-    if not todo:
-        return errors
-    bar = tqdm(total=len(todo), desc="depth-scaling", unit="run", disable=not settings.progress)
-    runs = backend.run(todo, device, train)
-    try:
-        for spec, found in runs:
-            if isinstance(found, BaseException):
-                errors[spec.key()] = f"{type(found).__name__}: {found}"
-                tqdm.write(f"training {describe(spec)} raised {errors[spec.key()]}",
-                           file=sys.stderr)
-            else:
-                store.save_run(found)
-            bar.set_postfix_str(describe(spec), refresh=False)
-            bar.update(1)
-    except KeyboardInterrupt:
-        runs.close()
-        bar.close()
-        tqdm.write(f"interrupted: {len(store.finished_keys())} finished runs are saved in "
-                   f"{settings.out_dir / DB_NAME}; continue with --resume", file=sys.stderr)
-        raise
-    bar.close()
-    return errors
+    return train_into_store(todo, backend, device, train, store, desc="depth-scaling",
+                            progress=settings.progress,
+                            resume_hint="the same command with --resume")
 
 
 def load_records(grid, store, errors) -> list[dict]:

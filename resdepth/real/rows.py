@@ -10,13 +10,12 @@ import math
 
 import torch
 
+from resdepth.engine.policy import EXACT_TOL_REAL as EXACT_TOL
 from resdepth.engine.rows import CheckResult, Criterion, Power, count_power, exact_power, row_error
 
 __all__ = ["EXACT_TOL", "count_row", "d1_row", "enumeration_row", "jacobian_row", "lesion_row",
            "signal_row", "sum_row"]
 
-EXACT_TOL = 1e-10
-"""Relative tolerance of the float64 identities on real models (issue 13: <= 1e-10)."""
 UNEXPLAINED = 0.5
 
 

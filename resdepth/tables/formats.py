@@ -1,4 +1,7 @@
-r"""Render a table as md, csv, latex or json.
+r"""The table model (Table, Pivot, Grid, number formats) and its md, csv and json writers.
+
+:func:`resdepth.tables.render.render` picks the writer by format (LaTeX lives in
+:mod:`resdepth.tables.latex`, which builds on this module).
 
 A table is a list of row dicts with the same keys. :class:`Table` is such a list that also says
 how a person should read it: a caption, a label, column headers (text with ``$...$`` math, valid
@@ -92,21 +95,12 @@ class Table(list):
         return self.headers.get(key, key.replace("_", " "))
 
 
-def render(rows, fmt: str = "md") -> str:
-    """The rows (a list of dicts or a :class:`Table`) as text in ``fmt``, ending with a newline.
+def sympy_latex(value, symbols: dict) -> str:
+    """SymPy's LaTeX for ``value``, symbols renamed by ``symbols`` (name -> LaTeX)."""
+    import sympy as sp
 
-    >>> print(render([{"depth": 1, "paths": 2}], "csv"), end="")
-    depth,paths
-    1,2
-    """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    table = rows if isinstance(rows, Table) else Table(rows, fold_constants=False)
-    if fmt == "latex":
-        from resdepth.tables.latex import latex
-
-        return latex(table)
-    return {"md": _markdown, "csv": _csv, "json": _json}[fmt](table)
+    names = {s: symbols[s.name] for s in getattr(value, "free_symbols", ()) if s.name in symbols}
+    return sp.latex(value, symbol_names=names, fold_frac_powers=True)
 
 
 def columns(rows: list[dict]) -> list[str]:
@@ -129,7 +123,7 @@ def _plain(value):
     raise TypeError(f"a table cell holds {type(value).__name__}, which JSON cannot represent")
 
 
-def _csv(table: Table) -> str:
+def csv_text(table: Table) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns(table), lineterminator="\n")
     writer.writeheader()
@@ -137,7 +131,7 @@ def _csv(table: Table) -> str:
     return buffer.getvalue()
 
 
-def _json(table: Table) -> str:
+def json_text(table: Table) -> str:
     for row in table:
         for key, value in row.items():
             if isinstance(value, float) and not math.isfinite(value):
@@ -260,13 +254,11 @@ def md_cell(value, symbols: dict) -> str:
     if is_sympy(value):
         if getattr(value, "is_Rational", False):
             return str(value)
-        from resdepth.tables.latex import sympy_latex
-
         return f"${sympy_latex(value, symbols)}$"
     return str(value).replace("|", r"\|")
 
 
-def _markdown(table: Table) -> str:
+def markdown(table: Table) -> str:
     found = grid(table)
     out = []
     caption = caption_text(table, found, md_cell)

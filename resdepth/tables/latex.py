@@ -1,4 +1,4 @@
-r"""LaTeX for :func:`resdepth.tables.formats.render`: booktabs tables that compile with pdflatex.
+r"""LaTeX for :func:`resdepth.tables.render.render`: booktabs tables that compile with pdflatex.
 
 Math is SymPy's LaTeX printer in math mode (``$e^{a^{2} \sigma^{2}}$``, never ``exp(a**2*sigma2)``
 or ``oo``); numbers are in math mode (a minus sign, not a hyphen), exact integers in full with
@@ -21,6 +21,7 @@ from resdepth.tables.formats import (
     grid,
     is_sympy,
     mantissa_exponent,
+    sympy_latex,
 )
 
 PACKAGES = ("booktabs", "array", "amsmath", "longtable")
@@ -42,14 +43,6 @@ def escape(text: str) -> str:
     'De \\& Smith, 100\\% of x\\_1 \\#2'
     """
     return "".join(_SPECIALS.get(ch, ch) for ch in text)
-
-
-def sympy_latex(value, symbols: dict) -> str:
-    """SymPy's LaTeX for ``value``, symbols renamed by ``symbols`` (name -> LaTeX)."""
-    import sympy as sp
-
-    names = {s: symbols[s.name] for s in getattr(value, "free_symbols", ()) if s.name in symbols}
-    return sp.latex(value, symbol_names=names, fold_frac_powers=True)
 
 
 def _integer(value: int) -> str:

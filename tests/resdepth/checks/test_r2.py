@@ -20,7 +20,7 @@ CHECKS = [entry for label in ("R2", "R5") for entry in load_checks(("R2", "R5"))
 def context():
     """A quick context whose runner trains each declared run once (and only declared runs)."""
     cache = {}
-    declared = {spec.key() for entry in CHECKS for spec in entry.specs(CheckContext())}
+    declared = {spec.key() for entry in CHECKS for spec in entry.specs(CheckContext(quick=True))}
 
     def runner(spec, device):
         assert spec.key() in declared, "a check trained a run it did not declare in needs="
@@ -90,7 +90,7 @@ def test_R2_lesion_rows(lesion_run):
     assert all(p["exhaustive"] and len(p["subsets"]) == math.comb(6, p["m"]) for p in curve)
     assert {row.plot for row in real} == {"R2_lesion.png"} and paths.plot is None
     assert (folder / "R2_lesion.png").stat().st_size > 0
-    assert lesion._plot(CheckContext(), []) is None
+    assert lesion._plot(CheckContext(quick=True), []) is None
 
 
 def _short_path_study(context):

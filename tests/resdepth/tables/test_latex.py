@@ -12,8 +12,9 @@ import sympy as sp
 
 from resdepth.cli import main
 from resdepth.tables import guarantees
-from resdepth.tables.formats import Pivot, Scientific, Table, render
+from resdepth.tables.formats import Pivot, Scientific, Table
 from resdepth.tables.latex import cell, escape
+from resdepth.tables.render import render
 from theorems.trees import label_decreasing_trees
 
 PDFLATEX = shutil.which("pdflatex")
