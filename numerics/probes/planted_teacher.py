@@ -1,4 +1,4 @@
-r"""A teacher-student family with a planted block: where the old model is, or is not, optimal.
+r"""D2, D4, D5: a teacher-student family with a planted block: where the old model is, or is not, optimal.
 
 From a trained post-LN model f_0 (depth L) and a scale s >= 0, :class:`PlantedTeacher` builds the
 teacher

@@ -1,4 +1,4 @@
-"""The residual stream of a (trained) model, block by block: signal ratio, effective lam, shares.
+"""S2, S3, S5, S7: the residual stream of a (trained) model, block by block: signal ratio, effective lam, shares.
 
 For a ResidualNetwork and a batch x, the stream is x_0 = embed(x), x_i = B_i(x_{i-1}). This
 module reads off it

@@ -1,4 +1,4 @@
-"""The residual stream of a traced graph and its blocks x_i = G_i(s_i(x_{i-1}) + sum_b f_ib(x_{i-1})).
+"""R2, R5 on real models: the residual stream of a traced graph and its blocks x_i = G_i(s_i(x_{i-1}) + sum_b f_ib(x_{i-1})).
 
 Convention (R1, R4, R2 on real architectures). The graph's *signal* edges are the data
 dependencies that carry a floating tensor (an edge out of an integer or boolean tensor, a

@@ -101,3 +101,77 @@ def test_D3_loss_class_cover_at_M_over_L_sqrt_m():
     expected = 0.1 * (1 + math.sqrt(2 * log_n))
     assert loss_rademacher_bound(UNIT, 400, 2.0, 4.0) == pytest.approx(expected, rel=1e-13)
     assert loss_rademacher_bound(UNIT, 1, 2.0, 4.0) == 1.0  # capped at M/2
+
+
+CLS = NetworkClass(d=3, depth=2, hidden=4, in_dim=5, out_dim=1, head_norm=1.5, embed_norm=2.0,
+                   u_norm=0.5, v_norm=3.0, input_norm=2.0, ln_eps=0.01)
+
+
+
+def test_D3_head_bound_closed_form():
+    assert head_rademacher_bound(100, 16, 2.0) == 0.8
+    at = {s: v for s, v in zip(sorted(HEAD_BOUND.free_symbols, key=str), (2, 9, 400))}
+    assert HEAD_BOUND.subs(at) == sp.Rational(3, 10)
+
+
+def test_D3_log_covering_matches_sympy_expression():
+    cls = NetworkClass(d=3, depth=2, hidden=4, in_dim=5, out_dim=2, head_norm=1.5,
+                       embed_norm=2.0, u_norm=0.5, v_norm=3.0, input_norm=2.0, ln_eps=0.01)
+    expr = log_covering_expr(2)
+    values = {"d": 3, "h": 4, "p": 5, "k": 2, "B": sp.Rational(3, 2), "beta_E": 2,
+              "beta_U": sp.Rational(1, 2), "beta_V": 3, "X": 2, "eps": sp.Rational(1, 100),
+              "eps_c": sp.Rational(1, 10)}
+    subs = {s: values[s.name] for s in expr.free_symbols}
+    assert float(expr.subs(subs)) == pytest.approx(log_covering_number(cls, 0.1), rel=1e-12)
+
+
+def test_D3_class_bound_never_below_head_bound_and_trivial_cap():
+    cls = NetworkClass(d=4, depth=2, hidden=4, in_dim=3)
+    for m in (10, 10**4, 10**8, 10**12):
+        bound = rademacher_bound(cls, m)
+        assert head_rademacher_bound(m, 4, 1.0) < bound <= 2.0
+    assert rademacher_bound(cls, 10**12) < 2.0
+
+
+def _log_n(scale):
+    """log N(scale) = sum_k P_k log(1 + 2 n_b R_k c_k / scale) with CLS's constants by hand."""
+    kappa, a, nb = 0.01**-0.5, 0.01**-0.5 * (1 + 0.5 * 3.0), 6
+    c = {"W": (math.sqrt(3), 1.5, 3), "E": (1.5 * kappa * 2.0 * a**2, 2.0, 15),
+         "U1": (1.5 * kappa * math.sqrt(3) * 3.0 * a, 0.5, 12),
+         "V1": (1.5 * kappa * math.sqrt(3) * 0.5 * a, 3.0, 12),
+         "U2": (1.5 * kappa * math.sqrt(3) * 3.0, 0.5, 12),
+         "V2": (1.5 * kappa * math.sqrt(3) * 0.5, 3.0, 12)}
+    return sum(p * math.log(1 + 2 * nb * r * ck / scale) for ck, r, p in c.values()), c
+
+
+def test_D3_covering_constants_exact():
+    _, by_hand = _log_n(1.0)
+    rows = covering_blocks(CLS)
+    assert [name for name, *_ in rows] == ["W", "E", "U1", "V1", "U2", "V2"]
+    for name, log_c, radius, entries in rows:
+        c, r, p = by_hand[name]
+        assert (math.exp(log_c), radius, entries) == (pytest.approx(c, rel=1e-12), r, p)
+    assert log_covering_number(CLS, 0.1) == pytest.approx(_log_n(0.1)[0], rel=1e-12)
+
+
+def test_D3_massart_constant_exact():
+    """Rad <= B sqrt(d/m) (1 + sqrt(2 log N(B sqrt(d/m)))): the 2 of Massart's lemma, exactly."""
+    m = 10**9
+    head = 1.5 * math.sqrt(3 / m)
+    expected = head * (1 + math.sqrt(2 * _log_n(head)[0]))
+    assert expected < 1.5 * math.sqrt(3)
+    assert rademacher_bound(CLS, m) == pytest.approx(expected, rel=1e-12)
+    scale = 4.0 / (2.0 * math.sqrt(m))
+    loss = 4.0 / math.sqrt(m) * (1 + math.sqrt(2 * _log_n(scale)[0]))
+    assert loss_rademacher_bound(CLS, m, 4.0, 2.0) == pytest.approx(loss, rel=1e-12)
+    assert loss_rademacher_bound(CLS, 10, 4.0, 2.0) == 2.0  # the trivial M/2 at tiny m
+
+
+@pytest.mark.parametrize("call", [
+    lambda: head_rademacher_bound(0, 4, 1.0),
+    lambda: NetworkClass(d=0, depth=1, hidden=1, in_dim=1),
+    lambda: NetworkClass(d=2, depth=1, hidden=1, in_dim=1, ln_eps=0.0),
+])
+def test_D3_bad_input_raises_value_error(call):
+    with pytest.raises(ValueError):
+        call()
