@@ -5,7 +5,10 @@ Writes ``OUT/model.pt`` (weights-only checkpoint, see :mod:`numerics.models.chec
 both configs) and ``OUT/learning_curve.png``. Optimiser, learning rate, schedule, batch size and
 epochs default to the model's and dataset's recipe (:mod:`numerics.models.recipes`); each flag
 overrides its part. ``--out`` is checked and the memory the run needs estimated
-(:mod:`numerics.models.memory`) before anything is built; the device is chosen once.
+(:mod:`numerics.models.memory`) before anything is built; the device is chosen once. The progress
+bar counts optimiser steps, so its ETA shows after the first step. Ctrl-C or SIGTERM stops
+training, saves the model as it stood with the finished epochs' metrics (``"interrupted": true``)
+and prints the command that trains it in full; the exit code is then 130.
 """
 
 import argparse
@@ -155,9 +158,10 @@ def run(args) -> int:
                         data.n_train), device, data.train_x.numel() + data.test_x.numel())
     model, result = train_from_config(model_cfg, dataset, train_cfg, seed=args.seed,
                                       device=device, n_train=args.n_train,
-                                      progress=not args.quiet)
+                                      progress=not args.quiet, keep_on_interrupt=True)
     meta = {"dataset": dataset, "seed": args.seed, "n_train": data.n_train,
-            "diverged": result.diverged, "epochs_done": len(result.history)}
+            "diverged": result.diverged, "epochs_done": len(result.history),
+            "interrupted": result.interrupted}
     save_checkpoint(out / "model.pt", model, model_cfg, data.in_dim, data.out_dim, meta)
     metrics = {"dataset": dataset, "task": data.task, "seed": args.seed, "n_train": data.n_train,
                "model_config": asdict(model_cfg), "train_config": asdict(train_cfg),
@@ -165,15 +169,38 @@ def run(args) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_learning_curve(result.history, data.task, out / "learning_curve.png",
                         title=f"{model_cfg.arch} on {dataset}"
-                              + (" (diverged)" if result.diverged else ""))
+                              + (" (diverged)" if result.diverged else "")
+                              + (" (interrupted)" if result.interrupted else ""))
     print(summary(result, out))
+    if result.interrupted:
+        import shlex
+        import sys
+
+        print(f"resdepth train: interrupted after {len(result.history)} of {train_cfg.epochs} "
+              f"epochs ({result.steps} steps); the model as it stood and the finished epochs' "
+              f"metrics are saved in {out}; train it in full with: resdepth train "
+              f"{shlex.join(_rerun_args(sys.argv, out))}", file=sys.stderr)
+        return 130
     return 0
+
+
+def _rerun_args(argv: list[str], out: Path) -> list[str]:
+    """The command's own arguments with ``--out`` pointed at a fresh folder beside ``out``."""
+    args = list(argv[argv.index("train") + 1:]) if "train" in argv else []
+    fresh = str(out.with_name(out.name + "-full"))
+    for i, arg in enumerate(args):
+        if arg == "--out" and i + 1 < len(args):
+            args[i + 1] = fresh
+        elif arg.startswith("--out="):
+            args[i] = f"--out={fresh}"
+    return args
 
 
 def summary(result, out: Path) -> str:
     """One line: the final epoch's numbers, or the divergence."""
     final = result.final()
     status = "DIVERGED (NaN/inf loss) " if result.diverged else ""
+    status += "INTERRUPTED " if result.interrupted else ""
     if final is None:
         return f"{status}before the first epoch ended; wrote {out}"
     acc = "" if final["test_acc"] is None else f", test acc {final['test_acc']:.4f}"

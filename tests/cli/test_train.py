@@ -98,3 +98,46 @@ def test_an_out_path_that_is_a_file_is_refused_before_training(tmp_path, capsys)
     assert main(["train", "--quiet", "--out", str(target / "run")]) == 2
     err = capsys.readouterr().err
     assert "is a file" in err and "Traceback" not in err
+
+
+def test_sigterm_saves_the_finished_epochs_and_prints_the_rerun_command(tmp_path):
+    """SIGTERM is handled like Ctrl-C: the model as it stood and the finished epochs are saved,
+    the command that trains it in full is printed, exit code 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resdepth", "train", "--depth", "2", "--width", "8", "--epochs",
+         "100000", "--n-train", "64", "--batch-size", "64", "--device", "cpu", "--out", str(out)],
+        stderr=subprocess.PIPE, text=True, env=env)
+    err: list[str] = []
+    epoch_done = threading.Event()
+
+    def read():
+        for chunk in iter(lambda: proc.stderr.read(1), ""):
+            err.append(chunk)
+            if "epoch=" in "".join(err[-400:]):
+                epoch_done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert epoch_done.wait(120), "".join(err)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 130
+    finally:
+        proc.kill()
+    reader.join(10)
+    text = "".join(err)
+    assert "interrupted after" in text and "resdepth train" in text and "-full" in text
+    assert "Traceback" not in text and "step" in text  # the bar counts steps (its ETA)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and len(metrics["history"]) >= 1
+    assert load_checkpoint(out / "model.pt")[2]["interrupted"] is True
