@@ -4,7 +4,7 @@ The estimate (bytes, float32) is
 
 .. math::
 
-    28 P \;+\; 8 B \sum_{\text{blocks}} a_{\text{block}} \;+\; K n \;+\; 4 N_{\text{data}},
+    28 P \\;+\\; 4 B \\sum_{\\text{blocks}} a_{\\text{block}} \\;+\\; K n \\;+\\; 4 N_{\\text{data}},
 
 P the parameter count, counted seven times at 4 bytes: the model's weights, the stacked
 engine's copy of them, their gradients, AdamW's two moments and the two temporaries of AdamW's
