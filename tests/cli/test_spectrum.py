@@ -35,6 +35,35 @@ def test_R2_spectrum_command_markdown_and_plot(capsys, tmp_path):
     assert plot.stat().st_size > 1000
 
 
+def test_R2_terms_below_the_rounding_floor_are_null_with_a_reason(capsys, tmp_path,
+                                                                   drawn_figures):
+    """lam = 0.05 at depth 12: y_12 ~ 0.05^12 ||J||^12 is below (n + 1) eps sum_k ||y_k||, so it
+    is written null (JSON), "below floor" (md) and marked at the floor line (plot)."""
+    from numerics.probes.rounding import REASON
+
+    argv = ["--depth", "12", "--lam", "0.05", "--batch", "8"]
+    payload = run_json(capsys, *argv, "--plot", str(tmp_path / "s.png"))
+    below = payload["below_floor"]
+    assert below["reason"] == REASON and 12 in below["lengths"] and 0 not in below["lengths"]
+    floor = payload["rounding_floor"]
+    assert 0 < floor < 1e-12
+    for k, norm in enumerate(payload["norms_by_length"]):
+        assert (norm is None) == (k in below["lengths"])
+        assert norm is None or norm >= floor
+    assert payload["energy_shares"][12] is None and payload["signed_shares"][12] is None
+    (ax,) = drawn_figures[0].axes
+    assert ax.get_yscale() == "log"
+    assert any(len(line.get_ydata()) == 2 and line.get_ydata()[0] == floor
+               for line in ax.get_lines())
+    assert main(["spectrum", *argv]) == 0
+    assert "| 12 | below floor |" in capsys.readouterr().out
+
+
+def test_R2_spectrum_json_has_no_floor_marks_when_every_term_is_measured(capsys):
+    payload = run_json(capsys, "--depth", "4", "--lam", "0.8")
+    assert payload["below_floor"] is None and None not in payload["norms_by_length"]
+
+
 def _checkpoint_folder(tmp_path):
     cfg = ModelConfig(depth=3, width=8, lam=0.6)
     model = build_model(cfg, 64, 10, generator=torch.Generator().manual_seed(1))
