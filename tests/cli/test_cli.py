@@ -133,3 +133,16 @@ def test_figures_copies_the_overview_from_a_run_of_every_label(tmp_path):
     assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == [
         "R2_trained_spectrum.png", "verdicts.png"]
     assert line.startswith("figures: copied 2 plots") and "not copied" not in line
+
+
+def test_readme_and_validate_help_give_the_same_figures_command(capsys):
+    """README's `--figures docs/figures` is what `validate --help` says, and neither promises a
+    default the parser does not have."""
+    with pytest.raises(SystemExit):
+        main(["validate", "--help"])
+    text = capsys.readouterr().out
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    for command in ("resdepth validate --figures docs/figures",
+                    "resdepth validate --only R2 --figures docs/figures"):
+        assert command in " ".join(text.split()) and command in " ".join(readme.split())
+    assert "has no default" in text and "has no default" in readme

@@ -133,3 +133,46 @@ def test_spectrum_command_rejects_conflicting_and_bad_arguments(capsys, tmp_path
     assert "not a readable resdepth checkpoint" in err and "weights_only" not in err
     with pytest.raises(SystemExit):
         main(["spectrum", "--lam", "nan"])
+
+
+MY_MODEL = '''
+import torch
+from torch import nn
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.f = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 4))
+        self.g = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 4))
+
+    def forward(self, x):
+        x = x + self.f(x)
+        return x + self.g(x)
+
+
+def make():
+    return Residual().eval()
+
+
+def inputs():
+    return torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
+'''
+
+
+def test_R2_spectrum_takes_a_model_file_from_any_folder(capsys, tmp_path, monkeypatch):
+    """--model path/to/file.py:FACTORY works wherever the command runs (the README's tour);
+    a module that does not import says where it looked and how to name the file instead."""
+    source = tmp_path / "models" / "mine.py"
+    source.parent.mkdir()
+    source.write_text(MY_MODEL, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    payload = run_json(capsys, "--model", f"{source}:make", "--inputs", f"{source}:inputs")
+    assert len(payload["blocks"]) == 2 and payload["max_rel_error"] <= 1e-10
+    assert main(["spectrum", "--model", "models.mine:make", "--inputs", "models.mine:inputs"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot import 'models.mine'" in err and "path/to/models/mine.py:make" in err
+    assert len(err.strip().splitlines()) == 1
