@@ -5,7 +5,8 @@
 - ``gc_vs_lam.png``: GC at initialisation and after training (the runs that trained) against
   lam for the fixed-lam unnormalised rules, one line per depth (S7(e));
 - ``lr_sweep.png``: final training loss against the base learning rate, depth-muP beside
-  constant lam, one line per depth, the interpolated best rate marked (S7(f));
+  constant lam, one line per depth, the interpolated best rate marked, and how many octaves it
+  moves across depths per rule with their difference, the number S7(f) is decided on;
 - ``spectrum_shares.png``: signed path-length shares at initialisation (dashed) and after
   training (solid) per rule, at the largest depth measured (R2's spectrum; mean length in the
   legend).
@@ -111,7 +112,9 @@ def lr_sweep(records, path: Path, classes: int) -> str:
     sweep = [r for r in records if r["group"] == "sweep"]
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.9), sharey=True, squeeze=False)
     cap = math.log(classes)
+    spreads = {}
     for ax, rule in zip(axes[0], ("mup", "constant")):
+        bests = []
         for depth in sorted({r["depth"] for r in sweep}):
             by_lr = defaultdict(list)
             for r in sweep:
@@ -123,19 +126,24 @@ def lr_sweep(records, path: Path, classes: int) -> str:
             lrs = np.array(sorted(by_lr))
             mean = np.array([np.mean(by_lr[lr]) for lr in lrs])
             (line,) = ax.plot(lrs, mean, marker="o", ms=4, label=f"n = {depth}")
-            best = 2 ** _best_log2_lr(mean, lrs)
-            ax.axvline(best, color=line.get_color(), ls=":", lw=1)
+            bests.append(_best_log2_lr(mean, lrs))
+            ax.axvline(2 ** bests[-1], color=line.get_color(), ls=":", lw=1)
+        spreads[rule] = max(bests) - min(bests) if bests else float("nan")
         ax.set_xscale("log")
         ax.set_yscale("log")
         plain_log_axis(ax.xaxis, subs=(1.0, 3.0))
         plain_log_axis(ax.yaxis, subs=(1.0, 2.0, 5.0))
         ax.set_xlabel("base learning rate (AdamW)")
-        ax.set_title("depth-muP (block lr x n^-1/2)" if rule == "mup"
-                     else "constant lam = 1/2 (no lr rule)", fontsize="medium")
+        ax.set_title(("depth-muP (block lr x n^-1/2)" if rule == "mup"
+                      else "constant lam = 1/2 (no lr rule)")
+                     + f"\nbest lr moves {spreads[rule]:.2f} octaves across depths",
+                     fontsize="medium")
         _legend(ax, fontsize="x-small")
     axes[0][0].set_ylabel(f"final training loss (diverged: log {classes})")
-    fig.suptitle("S7(f): learning-rate sweep per depth; dotted: interpolated best rate",
-                 fontsize="medium")
+    fig.suptitle(f"S7(f): learning-rate sweep per depth; dotted: interpolated best rate; "
+                 f"spread(constant) - spread(mup) = "
+                 f"{spreads.get('constant', math.nan) - spreads.get('mup', math.nan):+.2f} "
+                 f"octaves (> 0: depth-muP transfers better)", fontsize="medium")
     return save_figure(fig, path)
 
 

@@ -1,0 +1,38 @@
+"""The experiment's plots show the numbers S7's rows are decided on (read from the drawn Figure)."""
+
+import math
+
+import pytest
+
+from resdepth.experiment import plots
+from resdepth.experiment.rows import row_f
+
+DEPTHS = (4, 16, 64)
+LRS = [2.0**e for e in range(-10, -1)]
+
+
+def sweep_records():
+    """depth-muP's best log2 lr stays at -6; constant lam's moves one octave per depth."""
+    records = []
+    for rule in ("mup", "constant"):
+        for j, depth in enumerate(DEPTHS):
+            best = -6.0 if rule == "mup" else -5.0 - j
+            for lr in LRS:
+                for seed in (0, 1):
+                    loss = 0.1 + 0.05 * (math.log2(lr) - best) ** 2 + 0.001 * seed
+                    records.append({"group": "sweep", "rule": rule, "depth": depth, "lr": lr,
+                                    "seed": seed, "final_train_loss": loss})
+    return records
+
+
+def test_S7f_lr_sweep_plot_shows_the_spreads_the_row_decides_on(tmp_path, drawn_figures):
+    records = sweep_records()
+    plots.lr_sweep(records, tmp_path / "lr.png", classes=10)
+    (fig,) = drawn_figures
+    measured = row_f(records, classes=10).measurement
+    assert measured == pytest.approx(2.0, abs=1e-9)
+    mup, constant = (ax.get_title() for ax in fig.axes)
+    assert "moves 0.00 octaves" in mup and "moves 2.00 octaves" in constant
+    assert f"{measured:+.2f} octaves" in fig._suptitle.get_text()
+    dotted = [line.get_xdata()[0] for line in fig.axes[1].get_lines() if line.get_linestyle() == ":"]
+    assert sorted(math.log2(x) for x in dotted) == pytest.approx([-7.0, -6.0, -5.0], abs=1e-9)
