@@ -1,0 +1,128 @@
+"""The report's plots show the number each verdict is decided on: every test renders a plot from
+a fixture and reads that number back from the drawn Figure (lines, bars, titles), not only the
+file. (The real-model plots: tests/resdepth/real/test_plots.py; S7's: tests/resdepth/experiment.)"""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from resdepth.checks.capacity_plots import plot_s6
+from resdepth.checks.expansion_plots import comparison_figure, line_search_figure
+from resdepth.checks.expectation import SEPARATION, Z_MAX, z_panel
+from resdepth.checks.scaling_plots import plot_s1
+from resdepth.engine.rows import CheckResult, Criterion, Power
+from resdepth.plots import plt, verdict_overview
+
+
+def span(patch) -> tuple[float, float]:
+    """The data-y range of an axhspan (a Rectangle or a Polygon, by matplotlib version)."""
+    if hasattr(patch, "get_height"):
+        return patch.get_y(), patch.get_y() + patch.get_height()
+    ys = np.asarray(patch.get_xy())[:, 1]
+    return float(ys.min()), float(ys.max())
+
+
+def ctx_for(tmp_path):
+    return SimpleNamespace(plot_path=lambda name: tmp_path / name, seed=0)
+
+
+def z_row(z, verdict_alternative=SEPARATION + 1):
+    return CheckResult("S2", "mean law", "expectation", 1.0, 1.0, z,
+                       Criterion("z-score", "|x|<", Z_MAX),
+                       Power("n - 1 for n", verdict_alternative, ">=", SEPARATION))
+
+
+def test_S2_z_panel_draws_each_rows_z_and_the_pass_band(drawn_figures, tmp_path):
+    rows = [z_row(1.5), z_row(-7.0), z_row(0.3, verdict_alternative=3.0)]
+    assert [r.verdict for r in rows] == ["pass", "fail", "inconclusive"]
+    fig, ax = plt.subplots()
+    z_panel(ax, rows, ["a", "b", "c"])
+    fig.savefig(tmp_path / "z.png")
+    points = [(line.get_xdata()[0], line.get_ydata()[0]) for line in ax.get_lines()
+              if len(line.get_xdata()) == 1 and line.get_marker() not in ("_", None)]
+    assert (0, 1.5) in points and (1, -7.0) in points and (2, 0.3) in points
+    assert span(ax.patches[0]) == pytest.approx((-Z_MAX, Z_MAX))
+    plt.close(fig)
+
+
+def test_overview_bars_count_every_verdict(tmp_path, drawn_figures):
+    rows = [{"label": "R1", "verdict": "pass"}] * 3 + [{"label": "S7", "verdict": "fail"}] * 2 + [
+        {"label": "S7", "verdict": "inconclusive"}]
+    verdict_overview(rows, tmp_path / "verdicts.png")
+    (fig,) = drawn_figures
+    (ax,) = fig.axes
+    heights = {}
+    for bar in ax.patches:
+        heights.setdefault(bar.get_facecolor(), []).append(bar.get_height())
+    assert sorted(h for hs in heights.values() for h in hs if h) == [1, 2, 3]
+    assert "6 rows: 3 pass, 2 fail, 1 inconclusive" in ax.get_title()
+
+
+def test_D2_line_search_plot_shows_the_split_test_and_the_first_order_line(tmp_path,
+                                                                            drawn_figures):
+    steps = [0.0, 0.001, 0.01, 0.03, 0.1, 0.3]
+    grad = 2.0
+    curves = {"train": [1.0 - grad * t + 3 * t * t for t in steps],
+              "held-out": [1.1 - grad * t for t in steps]}
+    line_search_figure(tmp_path / "d2.png", steps, curves, 0.03, {"z": -10.6, "observed": True},
+                       grad)
+    (fig,) = drawn_figures
+    assert "z = -10.60 (observed)" in fig._suptitle.get_text()
+    right = fig.axes[1]
+    first_order = [line for line in right.get_lines() if line.get_linestyle() == "--"][0]
+    assert np.allclose(first_order.get_ydata(), [grad * t for t in (0.001, 0.01, 0.03)])
+
+
+def test_D5_comparison_plot_draws_the_differences_the_verdicts_read(tmp_path, drawn_figures):
+    point = {"label": "d=8", "seeds": 5, "z": 2.4, "observed": True, "diverged": False,
+             "diff": (0.02, 0.005, 0.035), "seed_diffs": [0.01, 0.03],
+             **{f"{k}_test": (0.5, 0.45, 0.55) for k in ("old", "expanded", "longer", "scratch")}}
+    comparison_figure(tmp_path / "d5.png", [point, {**point, "label": "d=16", "diff": (
+        -0.01, -0.03, 0.01), "observed": False}])
+    (fig,) = drawn_figures
+    bottom = fig.axes[1]
+    drawn = [float(line.get_ydata()[0]) for line in bottom.get_lines() if len(line.get_ydata())
+             == 1 and line.get_marker() == "o"]
+    assert 0.02 in drawn and -0.01 in drawn
+    labels = [t.get_text() for t in bottom.get_xticklabels()]
+    assert any("z = 2.4" in t for t in labels)
+
+
+def test_S6_plot_titles_carry_the_bound_rows_slack_and_verdicts(tmp_path, drawn_figures):
+    lams, seeds = [0.1, 1.0], [0, 1, 2]
+    stage = {"mean_path_length": 0.5, "log10_lipschitz_bound": 3.0, "gc": 2.0,
+             "log10_max_jacobian": 2.2}
+    runs = {(lam, s): {"init": dict(stage), "trained": {**stage, "log10_max_jacobian": 2.19
+                                                          + 0.01 * s}}
+            for lam in lams for s in seeds}
+    bound = CheckResult("S6", "bound", "bound", 3.0, 2.2, 0.81,
+                        Criterion("log10 slack", "<=", 1.0), Power("slack", 0.81, "<=", 1.0))
+    trend = CheckResult("S6", "trend", "empirical", 0.0, 1.0, 1.0, Criterion("t", ">", 0.0),
+                        Power("p", 1.0, ">", 0.0))
+    assert plot_s6(ctx_for(tmp_path), runs, lams, [bound, trend, trend]) == "S6_capacity.png"
+    (fig,) = drawn_figures
+    title = fig.axes[1].get_title()
+    assert "slack 0.81 decades" in title and bound.verdict in title
+    optimiser = [line for line in fig.axes[1].get_lines() if line.get_marker() == "^"][0]
+    assert np.allclose(optimiser.get_ydata(), 2.2)
+
+
+def test_S1_plot_draws_the_slack_against_the_rounding_band(tmp_path, drawn_figures):
+    from numerics.probes.lipschitz import rounding_tolerance
+    from theorems.lipschitz import s1_bound
+
+    case = {"d": 4, "lam": 0.5, "c": 1.0}
+    depths = [1, 2, 4]
+    found = {"relu": [0.9 * s1_bound(n, 0.5, 1.0) for n in depths]}
+    rows = [None, CheckResult("S1", "relu", "bound", 1.0, 0.9, 0.1,
+                              Criterion("slack", ">=", 0.0), Power("slack", 0.1, "<=", 0.5))]
+    plot_s1(ctx_for(tmp_path), depths, found, rows, case, 0.5)
+    (fig,) = drawn_figures
+    right = fig.axes[1]
+    slack = [line for line in right.get_lines() if line.get_marker() == "o"][0]
+    assert np.allclose(slack.get_ydata(), 0.1)
+    tol = rounding_tolerance(max(depths), 4)
+    assert any(np.allclose(span(p), (-tol, tol)) for p in right.patches)
+    assert any(line.get_ydata()[0] == 0.5 for line in right.get_lines()
+               if line.get_linestyle() == "--")  # the power threshold
