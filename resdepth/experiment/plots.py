@@ -1,7 +1,8 @@
 """The depth-scaling experiment's four plots (matplotlib on Agg, via :func:`save_figure`).
 
 - ``accuracy_vs_depth.png``: final test accuracy against depth (log axis) per rule, 95% bars
-  over seeds, diverged runs counted at chance and marked, S7's threshold tau;
+  over seeds, diverged runs counted at chance and marked, S7's threshold tau; beside it, on
+  its own scale, the paired differences at the largest depth that S7(c) and (d) decide on;
 - ``gc_vs_lam.png``: GC at initialisation and after training (the runs that trained) against
   lam for the fixed-lam unnormalised rules, one line per depth (S7(e));
 - ``lr_sweep.png``: final training loss against the base learning rate, depth-muP beside
@@ -20,7 +21,8 @@ import numpy as np
 
 from resdepth.plots import plain_log_axis, plt, save_figure
 
-__all__ = ["PLOTS", "accuracy_vs_depth", "gc_vs_lam", "lr_sweep", "spectrum_shares"]
+__all__ = ["PLOTS", "accuracy_vs_depth", "gc_vs_lam", "lr_sweep", "paired_differences",
+           "spectrum_shares"]
 
 PLOTS = ("accuracy_vs_depth.png", "gc_vs_lam.png", "lr_sweep.png", "spectrum_shares.png")
 
@@ -37,9 +39,33 @@ def _log2_depth_axis(ax, depths) -> None:
     ax.minorticks_off()
 
 
+def paired_differences(table) -> list[tuple[str, object]]:
+    """At the largest depth, the paired (by seed) test-accuracy differences S7's rows (c) and
+    (d) are decided on: 1/sqrt(n) - 1/n, and pre-LN and BatchNorm each minus the best
+    unnormalised rule, as 95% intervals (those that the table has)."""
+    from resdepth.experiment.analysis import best_unnormalised, paired
+    from resdepth.experiment.stats import interval
+
+    depth = max(d for _, d in table)
+    found = []
+    pairs = [("(c) inv-sqrt - inv", "inv-sqrt", "inv")]
+    try:
+        best = best_unnormalised(table, depth)
+        pairs += [(f"(d) {rule} - {best}", rule, best) for rule in ("pre-ln", "batch")]
+    except ValueError:  # no unnormalised rule at this depth
+        pass
+    for name, first, second in pairs:
+        if (first, depth) in table and (second, depth) in table:
+            values = paired(table, first, second, depth)
+            if values:
+                found.append((name, interval(values)))
+    return found
+
+
 def accuracy_vs_depth(table, tau: float, chance: float, path: Path) -> str:
-    """Test accuracy +- 95% interval against depth per rule (diverged runs: x markers)."""
-    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    """Test accuracy +- 95% interval against depth per rule (diverged runs: x markers), and on
+    its own scale, at the largest depth, the paired differences S7(c) and (d) are decided on."""
+    fig, (ax, diff) = plt.subplots(1, 2, figsize=(11.5, 4.4), width_ratios=(1.6, 1))
     depths = sorted({d for _, d in table})
     rules = list(dict.fromkeys(r for r, _ in table))
     for k, rule in enumerate(rules):
@@ -63,6 +89,21 @@ def accuracy_vs_depth(table, tau: float, chance: float, path: Path) -> str:
     ax.set_title("S7: test accuracy vs depth per rule (95% intervals over seeds;\n"
                  "x = a diverged run, counted at chance)", fontsize="medium")
     ax.legend(fontsize="x-small", ncols=3, loc="lower left")
+    found = paired_differences(table)
+    diff.axhline(0.0, color="k", lw=0.8)
+    for i, (name, found_interval) in enumerate(found):
+        half = min(found_interval.half, 1.0)
+        colour = "C2" if found_interval.low >= 0 else ("C3" if found_interval.high < 0 else "0.5")
+        diff.errorbar([i], [found_interval.mean], yerr=[half], fmt="o", color=colour, capsize=4)
+        diff.annotate(f"{100 * found_interval.mean:+.1f} [{100 * found_interval.low:+.1f}, "
+                      f"{100 * found_interval.high:+.1f}]", (i, found_interval.mean),
+                      textcoords="offset points", xytext=(8, 0), fontsize="x-small")
+    diff.set_xticks(range(len(found)), [name for name, _ in found], rotation=15, ha="right",
+                    fontsize="x-small")
+    diff.set_xlim(-0.5, max(len(found), 1) - 0.2)
+    diff.set_ylabel("paired accuracy difference (95% interval)")
+    diff.set_title(f"S7(c), (d) at depth {max(depths)}: > 0 resolved (green), < 0 (red),\n"
+                   "straddling 0 unresolved (grey); labels in accuracy points", fontsize="small")
     return save_figure(fig, path)
 
 

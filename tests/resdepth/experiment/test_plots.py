@@ -36,3 +36,32 @@ def test_S7f_lr_sweep_plot_shows_the_spreads_the_row_decides_on(tmp_path, drawn_
     assert f"{measured:+.2f} octaves" in fig._suptitle.get_text()
     dotted = [line.get_xdata()[0] for line in fig.axes[1].get_lines() if line.get_linestyle() == ":"]
     assert sorted(math.log2(x) for x in dotted) == pytest.approx([-7.0, -6.0, -5.0], abs=1e-9)
+
+
+def accuracy_table():
+    from resdepth.experiment.stats import interval
+
+    base = {"none": 0.40, "inv-sqrt": 0.83, "inv": 0.80, "pre-ln": 0.78, "batch": 0.60}
+    table = {}
+    for rule, acc in base.items():
+        for depth in (16, 256):
+            values = {s: acc + 0.01 * s - (0.3 if rule == "none" and depth == 256 else 0.0)
+                      for s in range(3)}
+            table[rule, depth] = {"interval": interval(values.values()), "values": values,
+                                  "diverged": int(rule == "none" and depth == 256), "runs": 3}
+    return table
+
+
+def test_S7cd_accuracy_plot_draws_the_paired_differences_on_their_own_scale(tmp_path,
+                                                                             drawn_figures):
+    table = accuracy_table()
+    plots.accuracy_vs_depth(table, 0.46, 0.1, tmp_path / "acc.png")
+    (fig,) = drawn_figures
+    diff = fig.axes[1]
+    names = [t.get_text() for t in diff.get_xticklabels()]
+    assert names == ["(c) inv-sqrt - inv", "(d) pre-ln - inv-sqrt", "(d) batch - inv-sqrt"]
+    drawn = [float(line.get_ydata()[0]) for line in diff.get_lines() if line.get_marker() == "o"]
+    assert drawn == pytest.approx([0.03, -0.05, -0.23])
+    assert "+3.0" in " ".join(t.get_text() for t in diff.texts)
+    low, high = diff.get_ylim()
+    assert high - low < 0.5  # its own scale, not the 0..1 of accuracy
