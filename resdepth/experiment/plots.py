@@ -4,7 +4,8 @@
   over seeds, diverged runs counted at chance and marked, S7's threshold tau; beside it, on
   its own scale, the paired differences at the largest depth that S7(c) and (d) decide on;
 - ``gc_vs_lam.png``: GC at initialisation and after training (the runs that trained) against
-  lam for the fixed-lam unnormalised rules, one line per depth (S7(e));
+  lam for the fixed-lam unnormalised rules, one line per depth, each with the z-score of its
+  deepest interior minimum, the number S7(e) is decided on;
 - ``lr_sweep.png``: final training loss against the base learning rate, depth-muP beside
   constant lam, one line per depth, the interpolated best rate marked, and how many octaves it
   moves across depths per rule with their difference, the number S7(f) is decided on;
@@ -125,6 +126,9 @@ def gc_vs_lam(records, tau: float, path: Path) -> str:
         lams = sorted(by_lam)
         axes[0][0].plot(lams, [np.mean(by_lam[lam]) for lam in lams], marker="o", ms=4,
                         label=f"n = {depth}")
+    from resdepth.experiment.rows import Z_DIP, _dips
+
+    dips = []
     for depth, points in sorted(gc_curves(records, tau).items()):
         points = [p for p in points if len(p["values"]) >= 2]  # what S7(e) judges
         if not points:
@@ -132,8 +136,11 @@ def gc_vs_lam(records, tau: float, path: Path) -> str:
         means = [float(np.mean(p["values"])) for p in points]
         half = [float(np.std(p["values"], ddof=1)) * 2 / math.sqrt(len(p["values"]))
                 for p in points]
+        dip = f", interior-minimum z = {_dips(points)[0]:.2g}" if len(points) >= 3 else ""
+        if dip:
+            dips.append(_dips(points)[0])
         axes[0][1].errorbar([p["lam"] for p in points], means, yerr=half, marker="o", ms=4,
-                            capsize=2, label=f"n = {depth}")
+                            capsize=2, label=f"n = {depth}{dip}")
     for ax, title in zip(axes[0], ("at initialisation (S2: grows like (1 + lam^2)^n)",
                                    f"after training (lam with >= 2 runs reaching accuracy "
                                    f"{tau:.2f})")):
@@ -142,7 +149,9 @@ def gc_vs_lam(records, tau: float, path: Path) -> str:
         ax.set_title(title, fontsize="small")
         _legend(ax, fontsize="x-small")
     axes[0][0].set_ylabel("log10 GC = log10 mean ||d f/d x||_F^2")
-    fig.suptitle("S7(e): geometric complexity vs lam (bars: 2 SE over seeds)", fontsize="medium")
+    worst = f"largest interior-minimum z = {max(dips):.2g}" if dips else "no curve judged"
+    fig.suptitle(f"S7(e): geometric complexity vs lam (bars: 2 SE over seeds); {worst} "
+                 f"(unimodal, passes, below {Z_DIP:g})", fontsize="medium")
     return save_figure(fig, path)
 
 

@@ -65,3 +65,30 @@ def test_S7cd_accuracy_plot_draws_the_paired_differences_on_their_own_scale(tmp_
     assert "+3.0" in " ".join(t.get_text() for t in diff.texts)
     low, high = diff.get_ylim()
     assert high - low < 0.5  # its own scale, not the 0..1 of accuracy
+
+
+def gc_records():
+    """At depth 16: lam = 1/16, 1/4, 1 with a GC dip at 1/4 (an interior minimum)."""
+    records = []
+    for rule, a, log_gc in (("inv", 1.0, 2.0), ("inv-sqrt", 1.0, 1.0), ("none", 1.0, 2.5)):
+        for seed in range(3):
+            gc = 10 ** (log_gc + 0.01 * seed)
+            records.append({"group": "grid", "rule": rule, "depth": 16, "a": a, "seed": seed,
+                            "final_test_acc": 0.8, "diverged": False,
+                            "measurements": {"initial": {"gc": gc}, "trained": {"gc": gc}}})
+    return records
+
+
+def test_S7e_gc_plot_names_the_interior_minimum_z_the_row_decides_on(tmp_path, drawn_figures):
+    from resdepth.experiment.rows import row_e
+
+    records = gc_records()
+    plots.gc_vs_lam(records, 0.5, tmp_path / "gc.png")
+    (fig,) = drawn_figures
+    row = row_e(records, 0.5)
+    assert row.verdict == "fail"
+    labels = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    assert labels == [f"n = 16, interior-minimum z = {row.statistic:.2g}"]
+    assert f"largest interior-minimum z = {row.statistic:.2g}" in fig._suptitle.get_text()
+    (curve,) = [line for line in fig.axes[1].get_lines() if line.get_marker() == "o"]
+    assert curve.get_ydata()[1] < min(curve.get_ydata()[0], curve.get_ydata()[2])
