@@ -66,17 +66,32 @@ def plot_signal(profile: dict, init_profile: dict | None, path: Path, title: str
 
 
 def plot_spectrum_shares(spectrum, path: Path, title: str) -> str:
-    """Signed shares (sum to 1) and energy shares by path length."""
+    """Signed shares (sum to 1) and energy shares by path length; the title carries the R2 row's
+    number, the split's max relative error, against its tolerance; lengths below the rounding
+    floor (:mod:`numerics.probes.rounding`) are marked, not drawn as shares."""
+    from numerics.probes.rounding import below_floor
+    from resdepth.real.rows import EXACT_TOL as EXACT_TOL_REAL
+
     ks = range(spectrum.depth + 1)
+    below = below_floor(spectrum)
+    signed = [0.0 if b else v for v, b in zip(spectrum.signed_shares(), below)]
+    energy = [0.0 if b else v for v, b in zip(spectrum.energy_fractions(), below)]
     fig, ax = plt.subplots(figsize=(6, 3.6))
-    ax.bar([k - 0.2 for k in ks], spectrum.signed_shares(), width=0.4,
+    ax.bar([k - 0.2 for k in ks], signed, width=0.4,
            label="signed share <y_k, out>/||out||^2 (sums to 1)")
-    ax.bar([k + 0.2 for k in ks], spectrum.energy_fractions(), width=0.4,
+    ax.bar([k + 0.2 for k in ks], energy, width=0.4,
            label="energy share ||y_k||^2 / sum ||y_j||^2")
+    floor = [k for k in ks if below[k]]
+    if floor:
+        ax.plot(floor, [0.0] * len(floor), "v", color="grey", mfc="none",
+                label="below the rounding floor (not measured)")
     ax.set_xlabel("path length k (branches taken)")
     ax.set_ylabel("share")
     ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(f"{title}\nmax rel. error {spectrum.max_rel_error():.1e}", fontsize="medium")
+    error = spectrum.max_rel_error()
+    said = "exact" if error <= EXACT_TOL_REAL else "NOT exact"
+    ax.set_title(f"{title}\nR2: max ||sum_k y_k - out|| / ||out|| = {error:.1e} "
+                 f"(tolerance {EXACT_TOL_REAL:g}: {said})", fontsize="medium")
     ax.legend(fontsize="small")
     return save_figure(fig, path)
 

@@ -112,3 +112,23 @@ def test_R2_fitted_binomial_recovers_its_law():
     fit_q, law = plots.fitted_binomial(norms[:-1] + [None])
     assert fit_q == pytest.approx(q, rel=1e-9) and law[-1] == pytest.approx(norms[-1], rel=1e-9)
     assert plots.fitted_binomial([1.0, None, None]) is None
+
+
+def test_R2_probe_spectrum_plot_titles_the_split_error_and_marks_the_floor(tmp_path,
+                                                                          drawn_figures):
+    import torch
+
+    from numerics.probes.spectrum import Spectrum
+    from resdepth.real.rows import EXACT_TOL as EXACT_TOL_REAL
+
+    terms = torch.tensor([[[1.0, 0.5]], [[0.2, -0.1]], [[1e-22, 0.0]]], dtype=torch.float64)
+    spectrum = Spectrum(terms, terms.sum(0))
+    plots.plot_spectrum_shares(spectrum, tmp_path / "spectrum.png", "tower")
+    (fig,) = drawn_figures
+    (ax,) = fig.axes
+    assert f"= {spectrum.max_rel_error():.1e} (tolerance {EXACT_TOL_REAL:g}: exact)" in (
+        ax.get_title())
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights[:3] == pytest.approx(spectrum.signed_shares()[:2] + [0.0])
+    (marker,) = [line for line in ax.get_lines() if line.get_marker() == "v"]
+    assert list(marker.get_xdata()) == [2]
