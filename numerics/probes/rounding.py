@@ -23,7 +23,7 @@ with :data:`REASON`; comparisons of the DP with the enumeration skip it, and say
 >>> terms = torch.tensor([[[1.0, 0.0]], [[0.5, 0.0]], [[1e-20, 0.0]]], dtype=torch.float64)
 >>> s = Spectrum(terms, terms.sum(0))
 >>> below_floor(s), f"{rounding_floor(s):.2e}"
-([False, False, True], '1.00e-15')
+([False, False, True], '9.99e-16')
 """
 
 import torch
