@@ -2,6 +2,7 @@
 a fixture and reads that number back from the drawn Figure (lines, bars, titles), not only the
 file. (The real-model plots: tests/resdepth/real/test_plots.py; S7's: tests/resdepth/experiment.)"""
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -126,3 +127,57 @@ def test_S1_plot_draws_the_slack_against_the_rounding_band(tmp_path, drawn_figur
     assert any(np.allclose(span(p), (-tol, tol)) for p in right.patches)
     assert any(line.get_ydata()[0] == 0.5 for line in right.get_lines()
                if line.get_linestyle() == "--")  # the power threshold
+
+
+def test_D3_plot_draws_the_achieved_correlations_and_the_ratio_to_the_bound(tmp_path,
+                                                                          drawn_figures):
+    from resdepth.checks import d3
+    from theorems.rademacher import NetworkClass, rademacher_bound
+
+    cls = NetworkClass(d=3, depth=1, hidden=3, in_dim=4, head_norm=1.0, input_norm=1.0,
+                       **d3.BUDGETS)
+    sizes = [32, 128, 512]
+    sweep = [{"mean": 0.9 * math.sqrt(8 / m), "se": 0.01} for m in sizes]
+    achieved = {"m": 2048, "correlations": [0.08, 0.1]}
+    assert d3._plot(ctx_for(tmp_path), sizes, sweep, 8, achieved, cls) == "D3_bounds.png"
+    (fig,) = drawn_figures
+    right = fig.axes[1]
+    (points,) = [line for line in right.get_lines() if line.get_marker() == "o"]
+    assert list(points.get_ydata()) == [0.08, 0.1]
+    ratio = rademacher_bound(cls, 2048) / 0.09
+    assert any(f"bound/achieved = {ratio:.1f}" in t.get_text()
+               for t in right.get_legend().get_texts())
+
+
+def test_D4_plot_draws_each_routes_slack_against_the_loss_range_and_coverage(tmp_path,
+                                                                           drawn_figures):
+    from resdepth.checks import d4
+
+    slacks = [0.003, 0.029, 0.024, 0.508, 0.503]
+    events = {name: (None, s) for name, s in zip("abcde", slacks)}
+    rows = [CheckResult("D4", f"route {i}", "bound", 0.95, 1.0, 1.0,
+                        Criterion("coverage", ">=", 0.95), Power("p", 1.0, ">=", 0.5),
+                        details={"clopper_pearson": (0.964, 1.0), "reps": 100})
+            for i in range(5)]
+    d4._plot(ctx_for(tmp_path), rows, events, 0.0367, 32768)
+    (fig,) = drawn_figures
+    left, right = fig.axes
+    assert [bar.get_height() for bar in left.patches] == slacks
+    assert any(line.get_ydata()[0] == d4.CLIP for line in left.get_lines())
+    assert any(line.get_ydata()[0] == 0.95 for line in right.get_lines())
+    assert "vacuous\n0.508" in [t.get_text() for t in left.texts]
+
+
+def test_R2_tower_lesion_plot_titles_the_unexplained_share(tmp_path, drawn_figures):
+    from resdepth.checks import lesion
+
+    curve = [{"m": m, "predicted": 0.9 ** m, "energy_predicted": 0.92 ** m, "uniform": 2.0**-m,
+              "kept_mean": 0.9 ** m - 0.01, "kept": [0.9 ** m - 0.02, 0.9 ** m],
+              "unexplained": 0.07 * m, "error": 0.1 * m} for m in (1, 2, 3)]
+    study = {"lam": 0.25, "curve": curve, "intact_error": 0.05}
+    lesion._plot(ctx_for(tmp_path), [study])
+    (fig,) = drawn_figures
+    panel = fig.axes[0]
+    assert "unexplained 0.210 (criterion < 0.5)" in panel.get_title()
+    prediction = [line for line in panel.get_lines() if line.get_linestyle() == "-"][0]
+    assert np.allclose(prediction.get_ydata(), [0.9, 0.81, 0.729])

@@ -92,3 +92,19 @@ def test_S7e_gc_plot_names_the_interior_minimum_z_the_row_decides_on(tmp_path, d
     assert f"largest interior-minimum z = {row.statistic:.2g}" in fig._suptitle.get_text()
     (curve,) = [line for line in fig.axes[1].get_lines() if line.get_marker() == "o"]
     assert curve.get_ydata()[1] < min(curve.get_ydata()[0], curve.get_ydata()[2])
+
+
+def test_R2_experiment_spectrum_plot_draws_the_mean_shares_and_lengths(tmp_path, drawn_figures):
+    shares = {"initial": [0.5, 0.4, 0.1], "trained": [0.2, 0.5, 0.3]}
+    records = [{"group": "grid", "rule": "inv", "depth": 16, "a": 1.0, "seed": s,
+                "measurements": {when: {"signed_shares": [v + 0.01 * s * (k == 0) - 0.01 * s
+                                                          * (k == 1) for k, v in enumerate(vals)]}
+                                 for when, vals in shares.items()}} for s in (0, 2)]
+    plots.spectrum_shares(records, tmp_path / "shares.png")
+    (fig,) = drawn_figures
+    ax = fig.axes[0]
+    drawn = {line.get_linestyle(): list(line.get_ydata()) for line in ax.get_lines()}
+    assert drawn["--"] == pytest.approx([0.51, 0.39, 0.1])
+    assert drawn["-"] == pytest.approx([0.21, 0.49, 0.3])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["initial (mean length 0.59)", "trained (mean length 1.1)"]
