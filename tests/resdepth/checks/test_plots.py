@@ -181,3 +181,36 @@ def test_R2_tower_lesion_plot_titles_the_unexplained_share(tmp_path, drawn_figur
     assert "unexplained 0.210 (criterion < 0.5)" in panel.get_title()
     prediction = [line for line in panel.get_lines() if line.get_linestyle() == "-"][0]
     assert np.allclose(prediction.get_ydata(), [0.9, 0.81, 0.729])
+
+
+def test_R2_trained_spectrum_plot_titles_the_split_error_and_draws_the_shares(tmp_path,
+                                                                            drawn_figures):
+    import torch
+
+    from numerics.probes.spectrum import Spectrum
+    from resdepth.checks import r2
+
+    terms = torch.tensor([[[1.0, 0.5]], [[0.3, -0.1]], [[0.05, 0.02]]], dtype=torch.float64)
+    spectrum = Spectrum(terms, terms.sum(0))
+    assert r2._plot_spectrum(ctx_for(tmp_path), spectrum, spectrum, [0.5, 0.5], 3.2e-16) == (
+        "R2_trained_spectrum.png")
+    (fig,) = drawn_figures
+    (ax,) = fig.axes
+    assert "split error 3.2e-16 (tol " in ax.get_title()
+    heights = [bar.get_height() for bar in ax.patches[:3]]
+    assert heights == pytest.approx(spectrum.signed_shares())
+
+
+def test_S4_plot_draws_the_rows_z_scores_beside_the_regimes(tmp_path, drawn_figures):
+    from resdepth.checks.scaling_plots import plot_s4
+
+    found = {"0.5": [(4, math.e ** 0.9, 0.01), (16, math.e ** 0.97, 0.01)]}
+    rows = [CheckResult("S4", "critical", "expectation", 1.0, 1.0, z,
+                        Criterion("z", "|x|<", Z_MAX), Power("n - 1", 12.0, ">=", SEPARATION),
+                        details={"beta": "0.5", "depth": n}) for z, n in ((0.8, 4), (-2.1, 16))]
+    plot_s4(ctx_for(tmp_path), found, rows, "quick", lambda beta: 1.0)
+    (fig,) = drawn_figures
+    right = fig.axes[1]
+    zs = [float(line.get_ydata()[0]) for line in right.get_lines()
+          if len(line.get_ydata()) == 1 and line.get_marker() not in ("_", None)]
+    assert 0.8 in zs and -2.1 in zs
