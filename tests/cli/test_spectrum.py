@@ -161,8 +161,10 @@ def inputs():
 '''
 
 
-def test_R2_spectrum_takes_a_model_file_from_any_folder(capsys, tmp_path, monkeypatch):
-    """--model path/to/file.py:FACTORY works wherever the command runs (the README's tour);
+def test_R2_spectrum_takes_a_model_file_from_any_folder(capsys, tmp_path, monkeypatch,
+                                                        drawn_figures):
+    """--model path/to/file.py:FACTORY works wherever the command runs (the README's tour), and
+    its --plot is rms ||y_k|| on a log scale with a fitted binomial law and the rounding floor;
     a module that does not import says where it looked and how to name the file instead."""
     source = tmp_path / "models" / "mine.py"
     source.parent.mkdir()
@@ -170,8 +172,13 @@ def test_R2_spectrum_takes_a_model_file_from_any_folder(capsys, tmp_path, monkey
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    payload = run_json(capsys, "--model", f"{source}:make", "--inputs", f"{source}:inputs")
+    payload = run_json(capsys, "--model", f"{source}:make", "--inputs", f"{source}:inputs",
+                       "--plot", str(tmp_path / "mine.png"))
     assert len(payload["blocks"]) == 2 and payload["max_rel_error"] <= 1e-10
+    (ax,) = drawn_figures[0].axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_yscale() == "log" and any("binomial law fitted" in t for t in labels)
+    assert any(f"{payload['rounding_floor']:.1e}" in t for t in labels)
     assert main(["spectrum", "--model", "models.mine:make", "--inputs", "models.mine:inputs"]) == 2
     err = capsys.readouterr().err
     assert "cannot import 'models.mine'" in err and "path/to/models/mine.py:make" in err
