@@ -214,3 +214,47 @@ def test_S4_plot_draws_the_rows_z_scores_beside_the_regimes(tmp_path, drawn_figu
     zs = [float(line.get_ydata()[0]) for line in right.get_lines()
           if len(line.get_ydata()) == 1 and line.get_marker() not in ("_", None)]
     assert 0.8 in zs and -2.1 in zs
+
+
+def test_D2_observability_plot_draws_the_predicted_and_measured_crossings(tmp_path,
+                                                                        drawn_figures):
+    from resdepth.checks import d2_observability as d2
+
+    null = CheckResult("D2", "size", "empirical", d2.ALPHA, 0.04, 0.04,
+                       Criterion("size", "<=", 0.1), Power("p", 1.0, ">=", 0.5),
+                       details={"clopper_pearson": (0.02, 0.07), "m": 64})
+    curve = {"reps": 200, "grid": [10, 20, 40, 80, 160], "rates": [0.1, 0.3, 0.5, 0.8, 0.95],
+             "predicted": [0.12, 0.28, 0.52, 0.78, 0.96], "m50": 38.0, "measured": 40.0}
+    widths = {axis: [{axis: w, "k": 30, "reps": 300, "p": 0.1, "predicted": 0.11,
+                      "d_eff": 3.0} for w in (8, 32)] for axis in ("h", "d")}
+    ctx = SimpleNamespace(plot_path=lambda name: tmp_path / name, quick=True)
+    d2._plot(ctx, null, curve, widths)
+    (fig,) = drawn_figures
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "predicted m_50 = 38" in labels and "measured crossing of 1/2: 40" in labels
+    assert any(f"({null.verdict})" in t for t in labels)
+    rates = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"][0]
+    assert list(rates.get_ydata()) == curve["rates"]
+
+
+def test_S3_plot_titles_the_exact_row_and_draws_the_z_rows(tmp_path, drawn_figures):
+    import torch
+
+    from resdepth.checks.signal_plots import plot_s3
+
+    depth, nets = 4, 50
+    g = torch.Generator().manual_seed(0)
+    pre = {"depth": depth, "width": 8, "lam": 0.5, "x0_sq": torch.ones(nets),
+           "layer_sq": 1 + 0.25 * torch.arange(depth + 1.0)[:, None]
+           + 0.01 * torch.randn(depth + 1, nets, generator=g, dtype=torch.float32)}
+    post = {"identity_share": 0.85 ** torch.arange(depth + 1.0)[:, None]
+            * (1 + 0.01 * torch.randn(depth + 1, nets, generator=g))}
+    exact = CheckResult("S3", "post-LN norm", "exact", 1.0, 1.0, 2e-12,
+                        Criterion("relative error", "<=", 1e-9), Power("p", 1e-9, "<=", 1e-6))
+    zs = [z_row(v) for v in (0.4, -1.2, 2.2, 0.9)]
+    plot_s3(ctx_for(tmp_path), pre, post, [exact, *zs])
+    (fig,) = drawn_figures
+    assert f"to {exact.statistic:.1e} ({exact.verdict})" in fig.axes[1].get_title()
+    drawn = [float(line.get_ydata()[0]) for line in fig.axes[2].get_lines()
+             if len(line.get_ydata()) == 1 and line.get_marker() not in ("_", None)]
+    assert drawn[:4] == [0.4, -1.2, 2.2, 0.9]
