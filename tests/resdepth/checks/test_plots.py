@@ -258,3 +258,28 @@ def test_S3_plot_titles_the_exact_row_and_draws_the_z_rows(tmp_path, drawn_figur
     drawn = [float(line.get_ydata()[0]) for line in fig.axes[2].get_lines()
              if len(line.get_ydata()) == 1 and line.get_marker() not in ("_", None)]
     assert drawn[:4] == [0.4, -1.2, 2.2, 0.9]
+
+
+def test_S2_plot_draws_the_mean_law_and_the_rows_z_scores(tmp_path, drawn_figures):
+    import torch
+
+    from resdepth.checks.signal_plots import plot_s2
+
+    depth, nets = 3, 20
+    g = torch.Generator().manual_seed(1)
+
+    def run(lam):
+        growth = (1 + lam * lam) ** torch.arange(depth + 1.0)[:, None]
+        return {"depth": depth, "width": 4, "lam": lam, "n_nets": nets, "x0_sq": torch.ones(nets),
+                "layer_sq": growth * (1 + 0.01 * torch.randn(depth + 1, nets, generator=g))}
+
+    rows = [z_row(v) for v in (0.5, 1.5, -0.7, 3.1)]
+    plot_s2(SimpleNamespace(plot_path=lambda name: tmp_path / name, seed=0), run(0.5), run(1.0),
+            rows, nets)
+    (fig,) = drawn_figures
+    left, right = fig.axes
+    laws = [list(line.get_ydata()) for line in left.get_lines() if line.get_linestyle() == "-"]
+    assert any(np.allclose(v, [1.0, 1.25, 1.5625, 1.953125]) for v in laws)  # (1 + 1/4)^i
+    drawn = [float(line.get_ydata()[0]) for line in right.get_lines()
+             if len(line.get_ydata()) == 1 and line.get_marker() not in ("_", None)]
+    assert drawn[:4] == [0.5, 1.5, -0.7, 3.1]
