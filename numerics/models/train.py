@@ -228,3 +228,42 @@ def initial_model(model_cfg: ModelConfig, dataset: Dataset, seed: int) -> nn.Mod
     drawn from a generator seeded ``seed ^ INIT_STREAM``."""
     return build_model(model_cfg, dataset.in_dim, dataset.out_dim,
                        generator=torch.Generator().manual_seed(seed ^ INIT_STREAM))
+
+
+def step_seconds(model_cfg: ModelConfig, dataset: Dataset, cfg: TrainConfig, *, device="cpu",
+                 probe_depth: int = 128) -> float:
+    """Estimated wall time of one optimiser step of ``model_cfg`` on this machine.
+
+    A step costs t(n) = t_0 + n t_b for n blocks (t_0: embedding, head, loss, the optimiser's
+    fixed work). Models no deeper than ``probe_depth`` are timed as they are; deeper ones at
+    ``probe_depth`` and scaled by n / probe_depth, which counts t_0 too often and so errs long
+    (by t_0 n / probe_depth, a few percent). Each time is the fastest of five steps after a
+    first (warm-up) one.
+    """
+    from dataclasses import replace
+
+    dev = _resolve_device(device)
+    batch = min(cfg.batch_size, dataset.n_train)
+    x, y = dataset.train_x[:batch].to(dev), dataset.train_y[:batch].to(dev)
+
+    def timed(depth: int) -> float:
+        small = replace(model_cfg, depth=depth)
+        model = build_model(small, dataset.in_dim, dataset.out_dim,
+                            generator=torch.Generator().manual_seed(0)).to(dev).train()
+        net = _engine(model, cfg)
+        optimizer = _optimizer(net, small, cfg)
+        times = []
+        for _ in range(6):
+            start = time.perf_counter()
+            loss = _loss(dataset.task, net(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+    if model_cfg.depth <= probe_depth:
+        return timed(model_cfg.depth)
+    return timed(probe_depth) * model_cfg.depth / probe_depth

@@ -5,7 +5,9 @@ Writes ``OUT/model.pt`` (weights-only checkpoint, see :mod:`numerics.models.chec
 both configs) and ``OUT/learning_curve.png``. Optimiser, learning rate, schedule, batch size and
 epochs default to the model's and dataset's recipe (:mod:`numerics.models.recipes`); each flag
 overrides its part. ``--out`` is checked and the memory the run needs estimated
-(:mod:`numerics.models.memory`) before anything is built; the device is chosen once. The progress
+(:mod:`numerics.models.memory`) before anything is built, and the time it would take from a few
+steps of the same model (refused past ``--max-hours``, said past a minute); the
+device is chosen once. The progress
 bar counts optimiser steps, so its ETA shows after the first step. Ctrl-C or SIGTERM stops
 training, saves the model as it stood with the finished epochs' metrics (``"interrupted": true``)
 and prints the command that trains it in full; the exit code is then 130.
@@ -112,6 +114,9 @@ def register(subparsers) -> None:
     data.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                       help="auto takes CUDA when present; cuda without a GPU is an error")
     data.add_argument("--quiet", action="store_true", help="no progress bar")
+    data.add_argument("--max-hours", type=finite_positive, default=24.0,
+                      help="refuse a run estimated to take longer here (timed on a few steps "
+                           "of the same model before training; default 24)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder for model.pt, metrics.json, learning_curve.png")
     parser.set_defaults(func=run)
@@ -156,6 +161,7 @@ def run(args) -> int:
     data = load_dataset(dataset, seed=args.seed, n_train=args.n_train)
     check_training_fits(model_cfg, data.in_dim, data.out_dim, min(train_cfg.batch_size,
                         data.n_train), device, data.train_x.numel() + data.test_x.numel())
+    check_training_time(model_cfg, train_cfg, data, device, args.max_hours, args.quiet)
     model, result = train_from_config(model_cfg, dataset, train_cfg, seed=args.seed,
                                       device=device, n_train=args.n_train,
                                       progress=not args.quiet, keep_on_interrupt=True)
@@ -194,6 +200,33 @@ def _rerun_args(argv: list[str], out: Path) -> list[str]:
         elif arg.startswith("--out="):
             args[i] = f"--out={fresh}"
     return args
+
+
+EVAL_FACTOR = 1.25
+"""The time estimate's allowance for each epoch's evaluation of the train and test splits."""
+
+
+def check_training_time(model_cfg, train_cfg, data, device, max_hours: float,
+                        quiet: bool) -> float:
+    """Estimated seconds: one step timed here (:func:`numerics.models.train.step_seconds`) x
+    optimiser steps x :data:`EVAL_FACTOR`; ``ValueError`` (one line) beyond ``max_hours``, and
+    the estimate on stderr when it exceeds a minute."""
+    import math
+    import sys
+
+    from numerics.models.train import step_seconds
+
+    steps = train_cfg.epochs * math.ceil(data.n_train / min(train_cfg.batch_size, data.n_train))
+    per_step = step_seconds(model_cfg, data, train_cfg, device=device)
+    seconds = per_step * steps * EVAL_FACTOR
+    said = f"{steps} steps of about {per_step:.3g} s, timed on a few steps here"
+    if seconds > 3600 * max_hours:
+        raise ValueError(
+            f"this run would take about {seconds / 3600:.3g} hours ({said}), over --max-hours "
+            f"{max_hours:g}; reduce --depth, --epochs or --n-train, or raise --max-hours")
+    if seconds > 60 and not quiet:
+        print(f"resdepth train: about {seconds / 60:.3g} min ({said})", file=sys.stderr)
+    return seconds
 
 
 def summary(result, out: Path) -> str:
