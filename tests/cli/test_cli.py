@@ -146,3 +146,25 @@ def test_readme_and_validate_help_give_the_same_figures_command(capsys):
                     "resdepth validate --only R2 --figures docs/figures"):
         assert command in " ".join(text.split()) and command in " ".join(readme.split())
     assert "has no default" in text and "has no default" in readme
+
+
+def test_sigterm_takes_the_ctrl_c_path_in_every_command(monkeypatch, capsys):
+    """main() turns SIGTERM into KeyboardInterrupt, so every command's Ctrl-C handling (validate
+    and experiment save their runs and print --resume; train saves its model) runs on SIGTERM
+    too; exit code 130, one line, and the previous handler is restored afterwards."""
+    import os
+    import signal
+    import time
+
+    import resdepth.commands.tables as tables
+
+    def terminated(build, args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        return 0
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(tables, "_run", terminated)
+    assert main(["tables", "paths"]) == 130
+    assert capsys.readouterr().err.strip() == "resdepth tables: interrupted"
+    assert signal.getsignal(signal.SIGTERM) is before
