@@ -198,7 +198,7 @@ def plot_norms_by_length(payload: dict, path, title: str):
     if payload.get("binomial_shares") is not None:
         total = math.sqrt(sum(v * v for v in norms if v is not None))
         law = [total * math.sqrt(s) for s in payload["binomial_shares"]]
-        label = "binomial law (S2, init): sqrt(C(n,k) q^k / (1+q)^n) ||x_n||"
+        label = "binomial law (S2, init): sqrt(C(n,k) q^k / (1+q)^n sum_j ||y_j||^2)"
     else:
         fit = fitted_binomial(norms)
         law = None if fit is None else fit[1]
