@@ -150,8 +150,8 @@ def gc_vs_lam(records, tau: float, path: Path) -> str:
         _legend(ax, fontsize="x-small")
     axes[0][0].set_ylabel("log10 GC = log10 mean ||d f/d x||_F^2")
     worst = f"largest interior-minimum z = {max(dips):.2g}" if dips else "no curve judged"
-    fig.suptitle(f"S7(e): geometric complexity vs lam (bars: 2 SE over seeds); {worst} "
-                 f"(unimodal, passes, below {Z_DIP:g})", fontsize="medium")
+    fig.suptitle(f"S7(e): geometric complexity vs lam (bars: 2 SE over seeds)\n{worst} "
+                 f"(S7(e) passes, unimodal, while it stays below {Z_DIP:g})", fontsize="medium")
     return save_figure(fig, path)
 
 
@@ -190,7 +190,7 @@ def lr_sweep(records, path: Path, classes: int) -> str:
                      fontsize="medium")
         _legend(ax, fontsize="x-small")
     axes[0][0].set_ylabel(f"final training loss (diverged: log {classes})")
-    fig.suptitle(f"S7(f): learning-rate sweep per depth; dotted: interpolated best rate; "
+    fig.suptitle(f"S7(f): learning-rate sweep per depth; dotted: interpolated best rate\n"
                  f"spread(constant) - spread(mup) = "
                  f"{spreads.get('constant', math.nan) - spreads.get('mup', math.nan):+.2f} "
                  f"octaves (> 0: depth-muP transfers better)", fontsize="medium")
