@@ -6,13 +6,17 @@ Each command module defines ``register(subparsers)``, which adds its parser and 
 Nothing ends in a traceback (set ``RESDEPTH_DEBUG=1`` to see one): bad input, a file or folder
 that cannot be read or written, and a failed memory allocation end the program with a one-line
 message naming what failed and exit code 2; an unexpected exception (a bug) with one line
-saying so and exit code 70; an interrupted run exits 130.
+saying so and exit code 70; an interrupted run exits 130. SIGTERM (``kill``, a batch scheduler's
+time limit) is handled exactly like Ctrl-C: :func:`main` turns it into ``KeyboardInterrupt``, so
+``train``, ``validate`` and ``experiment`` save what they finished and print how to continue.
 """
 
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from resdepth import __version__
 from resdepth.engine.errors import ResdepthError
@@ -101,11 +105,19 @@ def error_line(exc: BaseException) -> tuple[str, int]:
             "rerun with RESDEPTH_DEBUG=1 to see the traceback, and report it)"), INTERNAL_ERROR
 
 
+def _terminate_as_interrupt(signum, frame):
+    """SIGTERM handler: raise KeyboardInterrupt, the path Ctrl-C takes (work saved, resume said)."""
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser(_command_in(argv))
     args = parser.parse_args(argv)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate_as_interrupt)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
@@ -117,6 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         message, code = error_line(exc)
         print(f"resdepth {args.command}: {message}", file=sys.stderr)
         return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -5,13 +5,17 @@
 - ``resdepth_strategies``: the module :mod:`resdepth.strategies` (Hypothesis strategies for
   towers, depths, widths, scales, seeds).
 
+Both fixtures are session-scoped (they hand out a factory and a module, never state), so a
+Hypothesis ``@given`` test may take them without tripping the ``function_scoped_fixture`` health
+check. The strategies can also be imported directly: ``from resdepth.strategies import towers``.
+
 Nothing heavy is imported until a fixture is used.
 """
 
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def residual_model():
     """Factory of small residual models with example inputs (float64, eval mode)."""
     from resdepth.testing import build_residual_model
@@ -19,7 +23,7 @@ def residual_model():
     return build_residual_model
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def resdepth_strategies():
     """resdepth's Hypothesis strategies (``towers``, ``depths``, ``widths``, ``scales``, ...)."""
     import resdepth.strategies

@@ -42,3 +42,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip_slow)
         if "gpu" in item.keywords and not has_cuda:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture
+def drawn_figures(monkeypatch):
+    """Every matplotlib Figure saved during the test, in order, kept open for inspection: plot
+    tests check the drawn data (the deciding number is in it), not only that a file exists."""
+    from matplotlib.figure import Figure
+
+    figures = []
+    original = Figure.savefig
+
+    def record(self, *args, **kwargs):
+        figures.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    return figures

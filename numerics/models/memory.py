@@ -4,17 +4,25 @@ The estimate (bytes, float32) is
 
 .. math::
 
-    16 P \\;+\\; 4 B \\sum_{\\text{blocks}} a_{\\text{block}} \\;+\\; 4 N_{\\text{data}},
+    28 P \\;+\\; 4 B \\sum_{\\text{blocks}} a_{\\text{block}} \\;+\\; K n \\;+\\; 4 N_{\\text{data}},
 
-P the parameter count (weights, gradients and AdamW's two moments: 4 copies of 4 bytes),
-B the batch, a_block the numbers one block keeps per example for the backward pass (4(d + h)
-for an MLP block, 4(c + h) per pixel for a CNN block, 8 d T + 2 heads T^2 for a Transformer
-layer: a generous count of the saved inputs, pre-activations, masks and outputs), N_data the
-numbers of the dataset. :func:`check_training_fits` refuses, with one line, a run whose estimate
-exceeds :data:`FRACTION` of the free memory or whose parameters exceed :data:`MAX_PARAMETERS`
-(these are research-sized models; a quarter of a billion parameters trained one Python block at
-a time would run for days on any machine), so ``resdepth train --depth 100000`` stops at once
-instead of being killed after a minute.
+P the parameter count, counted seven times at 4 bytes: the model's weights, the stacked
+engine's copy of them, their gradients, AdamW's two moments and the two temporaries of AdamW's
+multi-tensor step. B the batch and a_block the numbers one block keeps per example for the
+backward pass (4(d + h) for an MLP block, 4(c + h) per pixel for a CNN block, 8 d T + 2 heads
+T^2 + 4 h T for a Transformer layer: a generous count of the saved inputs, pre-activations,
+masks and outputs); K = :data:`BLOCK_OVERHEAD` bytes per block for what is not numbers (the
+block's Python modules and tensor objects, one step's autograd nodes and views), n the blocks,
+N_data the numbers of the dataset. Measured on CPU (peak resident memory of one AdamW step of
+the stacked engine, batch 32, 2026-12-07): depth 10000 width 16 uses
+58 KiB per block (estimate 63), depth 3000 width 64 311 KiB (estimate 330); so ``resdepth train
+--depth 100000 --width 16`` needs about 6 GiB, as observed, where the earlier count (16 P plus one
+copy of the activations, no per-block overhead) said 2.3. :func:`check_training_fits` refuses,
+with one line, a run whose estimate exceeds :data:`FRACTION` of the free memory or whose
+parameters exceed :data:`MAX_PARAMETERS` (these are research-sized models; a quarter of a billion
+parameters trained one Python block at a time would run for days on any machine), so ``resdepth
+train --depth 100000`` (default width 64: 832 million parameters) stops at once, before any
+allocation, instead of being killed later.
 
 >>> from numerics.models.config import ModelConfig
 >>> parameter_count(ModelConfig(depth=2, width=4, hidden=3), 5, 2)
@@ -25,12 +33,15 @@ import os
 
 from numerics.models.config import ModelConfig
 
-__all__ = ["FRACTION", "MAX_PARAMETERS", "available_bytes", "check_training_fits", "parameter_count",
+__all__ = ["BLOCK_OVERHEAD", "FRACTION", "MAX_PARAMETERS", "available_bytes", "check_training_fits", "parameter_count",
            "training_bytes"]
 
 FRACTION = 0.8
 MAX_PARAMETERS = 2**28
 TOKENS = 3  # sequence length of modular-addition (a, b, =)
+BLOCK_OVERHEAD = 32 * 1024
+"""Bytes per residual block beyond its numbers: Python module and tensor objects (measured
+18 KiB per MLP block) and one training step's autograd nodes and slice views (about 14 KiB)."""
 
 
 def _branch_params(cfg: ModelConfig, fan: int, d: int, h: int) -> int:
@@ -66,7 +77,8 @@ def training_bytes(cfg: ModelConfig, in_dim: int, out_dim: int, batch: int,
         per_example = cfg.depth * 4 * (d + h) * in_dim
     else:
         per_example = cfg.depth * (8 * d * TOKENS + 2 * cfg.heads * TOKENS**2 + 4 * h * TOKENS)
-    return 16 * parameter_count(cfg, in_dim, out_dim) + 4 * batch * per_example + 4 * data_numel
+    return (28 * parameter_count(cfg, in_dim, out_dim) + 4 * batch * per_example
+            + BLOCK_OVERHEAD * cfg.n_blocks() + 4 * data_numel)
 
 
 def available_bytes(device) -> int:

@@ -35,13 +35,15 @@ INIT_STREAM = 0x5EED  # the initialisation's generator is seeded seed ^ INIT_STR
 @dataclass
 class TrainResult:
     """What a run produced: ``history`` (one dict per epoch with ``epoch, train_loss,
-    train_acc, test_loss, test_acc``), ``diverged``, ``wall_time_s``, ``device``, ``steps``."""
+    train_acc, test_loss, test_acc``), ``diverged``, ``wall_time_s``, ``device``, ``steps``,
+    ``interrupted`` (Ctrl-C or SIGTERM stopped :func:`fit` with ``keep_on_interrupt``)."""
 
     history: list[dict] = field(default_factory=list)
     diverged: bool = False
     wall_time_s: float = 0.0
     device: str = "cpu"
     steps: int = 0
+    interrupted: bool = False
 
     def final(self) -> dict | None:
         """The last epoch's record, or None if no epoch finished."""
@@ -119,12 +121,15 @@ def _resolve_device(device) -> torch.device:
 
 
 def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, *, device="cpu", seed: int = 0,
-        progress: bool = False) -> TrainResult:
+        progress: bool = False, keep_on_interrupt: bool = False) -> TrainResult:
     """Train ``model`` in place on ``dataset`` and return the :class:`TrainResult`.
 
     ``device`` is "auto" | "cpu" | "cuda" (or a torch.device), resolved by
     :func:`numerics.device.choose_device`. Batches are slices of a permutation drawn from a
-    generator seeded with ``seed``; the last, smaller batch of an epoch is kept.
+    generator seeded with ``seed``; the last, smaller batch of an epoch is kept. ``progress``
+    shows a bar over optimiser steps (so its ETA appears after the first step, not the first
+    epoch). With ``keep_on_interrupt`` a KeyboardInterrupt stops training, leaves the model as
+    it stood (weights written back) and returns with ``interrupted`` set; otherwise it propagates.
     """
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"cfg must be a TrainConfig, got {type(cfg).__name__}")
@@ -140,12 +145,33 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, *, device="cpu", s
     total = cfg.epochs * per_epoch
     result = TrainResult(device=str(dev))
     start_time = time.perf_counter()
-    epochs = range(1, cfg.epochs + 1)
+    bar = None
     if progress:
         from tqdm import tqdm
 
-        epochs = tqdm(epochs, desc=f"train {dataset.name}", unit="epoch")
-    for epoch in epochs:
+        bar = tqdm(total=total, desc=f"train {dataset.name}", unit="step")
+    try:
+        _epochs(net, data, cfg, optimizer, generator, result, total, bar)
+    except KeyboardInterrupt:
+        if not keep_on_interrupt:
+            raise
+        result.interrupted = True
+    finally:
+        if bar is not None:
+            bar.close()
+        if net is not model:
+            net.write_back(model)
+        result.wall_time_s = time.perf_counter() - start_time
+    return result
+
+
+def _epochs(net, data: Dataset, cfg: TrainConfig, optimizer, generator, result: TrainResult,
+            total: int, bar) -> None:
+    """The loop of :func:`fit`: epochs of shuffled batches, one record per finished epoch."""
+    n = data.n_train
+    batch = min(cfg.batch_size, n)
+    dev = data.train_x.device
+    for epoch in range(1, cfg.epochs + 1):
         perm = torch.randperm(n, generator=generator).to(dev)
         loss_sum = torch.zeros((), device=dev)
         for start in range(0, n, batch):
@@ -159,20 +185,19 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, *, device="cpu", s
             optimizer.step()
             loss_sum += loss.detach()
             result.steps += 1
+            if bar is not None:
+                bar.update(1)
         if not torch.isfinite(loss_sum):
             result.diverged = True
-            break
+            return
         record = _epoch_record(net, data, epoch)
         if not math.isfinite(record["train_loss"]):
             result.diverged = True
-            break
+            return
         result.history.append(record)
-        if progress:
-            epochs.set_postfix(loss=f"{record['train_loss']:.3g}", test=f"{record['test_loss']:.3g}")
-    if net is not model:
-        net.write_back(model)
-    result.wall_time_s = time.perf_counter() - start_time
-    return result
+        if bar is not None:
+            bar.set_postfix(epoch=f"{epoch}/{cfg.epochs}", loss=f"{record['train_loss']:.3g}",
+                            test=f"{record['test_loss']:.3g}")
 
 
 def _epoch_record(model: nn.Module, data: Dataset, epoch: int) -> dict:
@@ -184,7 +209,8 @@ def _epoch_record(model: nn.Module, data: Dataset, epoch: int) -> dict:
 
 def train_from_config(model_cfg: ModelConfig, dataset_name: str, train_cfg: TrainConfig, *,
                       seed: int = 0, device="cpu", n_train: int | None = None,
-                      progress: bool = False) -> tuple[nn.Module, TrainResult]:
+                      progress: bool = False, keep_on_interrupt: bool = False
+                      ) -> tuple[nn.Module, TrainResult]:
     """Load ``dataset_name``, build ``model_cfg`` (weights drawn from ``seed``), :func:`fit` it.
 
     The dataset split, the initialisation (generator seeded ``seed ^ INIT_STREAM``) and the
@@ -192,7 +218,8 @@ def train_from_config(model_cfg: ModelConfig, dataset_name: str, train_cfg: Trai
     """
     dataset = load_dataset(dataset_name, seed=seed, n_train=n_train)
     model = initial_model(model_cfg, dataset, seed)
-    result = fit(model, dataset, train_cfg, device=device, seed=seed, progress=progress)
+    result = fit(model, dataset, train_cfg, device=device, seed=seed, progress=progress,
+                 keep_on_interrupt=keep_on_interrupt)
     return model, result
 
 
@@ -201,3 +228,42 @@ def initial_model(model_cfg: ModelConfig, dataset: Dataset, seed: int) -> nn.Mod
     drawn from a generator seeded ``seed ^ INIT_STREAM``."""
     return build_model(model_cfg, dataset.in_dim, dataset.out_dim,
                        generator=torch.Generator().manual_seed(seed ^ INIT_STREAM))
+
+
+def step_seconds(model_cfg: ModelConfig, dataset: Dataset, cfg: TrainConfig, *, device="cpu",
+                 probe_depth: int = 128) -> float:
+    """Estimated wall time of one optimiser step of ``model_cfg`` on this machine.
+
+    A step costs t(n) = t_0 + n t_b for n blocks (t_0: embedding, head, loss, the optimiser's
+    fixed work). Models no deeper than ``probe_depth`` are timed as they are; deeper ones at
+    ``probe_depth`` and scaled by n / probe_depth, which counts t_0 too often and so errs long
+    (by t_0 n / probe_depth, a few percent). Each time is the fastest of five steps after a
+    first (warm-up) one.
+    """
+    from dataclasses import replace
+
+    dev = _resolve_device(device)
+    batch = min(cfg.batch_size, dataset.n_train)
+    x, y = dataset.train_x[:batch].to(dev), dataset.train_y[:batch].to(dev)
+
+    def timed(depth: int) -> float:
+        small = replace(model_cfg, depth=depth)
+        model = build_model(small, dataset.in_dim, dataset.out_dim,
+                            generator=torch.Generator().manual_seed(0)).to(dev).train()
+        net = _engine(model, cfg)
+        optimizer = _optimizer(net, small, cfg)
+        times = []
+        for _ in range(6):
+            start = time.perf_counter()
+            loss = _loss(dataset.task, net(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if dev.type == "cuda":
+                torch.cuda.synchronize(dev)
+            times.append(time.perf_counter() - start)
+        return min(times[1:])
+
+    if model_cfg.depth <= probe_depth:
+        return timed(model_cfg.depth)
+    return timed(probe_depth) * model_cfg.depth / probe_depth

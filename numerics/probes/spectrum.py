@@ -46,20 +46,20 @@ of ||x_n||^2, of either sign.
 
 **Deep towers: subnormals and conditioning.** The high-order terms of a deep tower can be far
 below the output (y_k ~ C(n, k) lam^k ||J||^k), down to the subnormal range, where float
-arithmetic runs slowly on many CPUs (x86 cores that take microcode assists on subnormal
-operands) and loses precision. On the CPU, once the newest term y_i (the one path through every
-block so far, the smallest when lam ||J|| < 1) falls below :data:`FLUSH_ARM` = 2^-700, the
-programme sets to zero, after each block, every entry of y_1..y_i below :data:`FLUSH_BELOW` =
-2^-969 in magnitude (a flush, not a rescaling: one comparison per entry, paid only by towers
-whose terms approach the subnormal range; GPUs handle subnormals at full speed). It is exact
-to rounding: a flushed entry delta enters
-x_n only through the remaining blocks' frozen linear maps, so it moves sum_k y_k by at most
+arithmetic runs slowly on many CPUs and loses precision. On the CPU, once the newest term y_i
+(the one path through every block so far, the smallest when lam ||J|| < 1) falls below
+:data:`FLUSH_ARM` = 2^-700, the programme sets to zero, after each block, every entry of
+y_1..y_i below :data:`FLUSH_BELOW` = 2^-969 in magnitude (a flush, not a rescaling: one
+comparison per entry, paid only by towers whose terms approach the subnormal range; GPUs handle
+subnormals at full speed). It is exact to rounding: a flushed entry delta enters x_n only
+through the remaining blocks' frozen linear maps, so it moves sum_k y_k by at most
 ||dx_n / dx_i|| 2^-969 per entry, below 10^-280 relative to ||x_n|| unless the tower's gain
 from block i on exceeds its output by that factor, i.e. far below one float64 rounding
 (2^-53). A deep split is also ill-conditioned: when the lengths cancel,
 sum_k ||y_k|| / ||x_n|| (:meth:`Spectrum.condition`) is large and rounding is amplified by it,
 so :attr:`Spectrum.warning` names the error and the condition number whenever the split misses
-the exact tolerance :data:`EXACT_TOL`.
+the exact tolerance :data:`EXACT_TOL`. Terms below the split's own rounding, (n + 1) eps
+sum_k ||y_k|| (flushed terms among them), are not measurements: :mod:`numerics.probes.rounding`.
 """
 
 from dataclasses import dataclass

@@ -119,9 +119,11 @@ def probe(traced, source, *, seed: int, draws: int, out):
     init_model = source.init_model or reinitialised(source.model, seed)
     init_profile = signal_profile(trace(type(source)(init_model, source.args, source.kwargs,
                                                      name, source.inputs_text)))
-    plots.append(real_plots.plot_signal(profile, init_profile, out / "signal.png", name))
     label = "S3" if normalises(traced) else "S2"
-    rows.append(real_rows.signal_row(name, profile, label, init_profile, plots[-1]))
+    signal = real_rows.signal_row(name, profile, label, init_profile, "signal.png")
+    plots.append(real_plots.plot_signal(profile, init_profile, out / "signal.png", name,
+                                        signal.verdict))
+    rows.append(signal)
     n = len(traced.blocks)
     study = lesion_study(traced, list(range(1, min(n, 4) + 1)), draws, generator)
     lesion = real_rows.lesion_row(name, study, "lesions.png")

@@ -49,7 +49,9 @@ value on the inputs (ReLU masks, max-pool argmaxes, BatchNorm in eval mode, Laye
 1/sigma, softmax patterns, GELU's Phi), the output is exactly the sum of its frozen-gate
 paths. The JSON then has blocks, norms_by_length, signed_shares (they sum to 1),
 energy_shares, cross_term_fraction, mean_path_length, max_rel_error, gates (what was
-frozen) and inputs (what was measured).
+frozen) and inputs (what was measured). Terms below the float64 rounding floor of the split,
+rounding_floor = (n + 1) eps sum_k ||y_k||, are not measurements: they are null in the JSON
+(below_floor gives the lengths and the reason) and "below floor" in the table and the plot.
 
 {RUNS_CODE}"""
 
@@ -77,7 +79,9 @@ def register(subparsers) -> None:
                         help="number of inputs (default 64)")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="output format")
     parser.add_argument("--plot", metavar="FILE",
-                        help="also plot the energy by path length against the binomial law")
+                        help="also plot rms ||y_k|| by path length (log scale) against the "
+                             "binomial law (S2's at initialisation for a random tower, fitted "
+                             "for a model or checkpoint) and the rounding floor")
     parser.set_defaults(func=run)
 
 
@@ -109,6 +113,7 @@ def run(args) -> int:
         "mean_path_length": spectrum.mean_length(),
     }
     payload["warning"] = _warning(spectrum, payload["max_rel_error"])
+    mark_floor(payload, spectrum)
     if plot is not None:
         plot_spectrum(payload, plot)
     _warn(payload)
@@ -124,6 +129,20 @@ def _emit_frozen(payload: dict, plot, fmt: str) -> int:
     _warn(payload)
     print(json.dumps(payload) + "\n" if fmt == "json" else real_markdown(payload), end="")
     return 0
+
+
+def mark_floor(payload: dict, spectrum) -> dict:
+    """Write the terms below the float64 rounding floor (:mod:`numerics.probes.rounding`) as
+    null in ``norms_by_length``, ``signed_shares`` and ``energy_shares``, with the floor and
+    the reason under ``below_floor``; ``rounding_floor`` is the floor itself (rms units)."""
+    from numerics.probes.rounding import REASON, below_floor, rounding_floor
+
+    below = [k for k, flag in enumerate(below_floor(spectrum)) if flag]
+    payload["rounding_floor"] = rounding_floor(spectrum)
+    payload["below_floor"] = {"lengths": below, "reason": REASON} if below else None
+    for key in ("norms_by_length", "signed_shares", "energy_shares"):
+        payload[key] = [None if k in below else v for k, v in enumerate(payload[key])]
+    return payload
 
 
 def _warning(spectrum, error: float) -> str | None:
@@ -169,7 +188,7 @@ def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
 
     spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
     error = spectrum.max_rel_error()
-    return {
+    payload = {
         "model": source_name, "inputs": inputs, "tracer": traced.captured.method,
         "blocks": traced_description(traced)["blocks"], "max_rel_error": error,
         "norms_by_length": spectrum.norms_by_length(),
@@ -179,6 +198,7 @@ def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
         "mean_path_length": spectrum.mean_length(), "gates": frozen_gate_summary(traced),
         "warning": _warning(spectrum, error),
     }
+    return mark_floor(payload, spectrum)
 
 
 def _real(args) -> dict:
@@ -218,30 +238,30 @@ def real_markdown(payload: dict) -> str:
     for k, (norm, signed, energy) in enumerate(zip(payload["norms_by_length"],
                                                    payload["signed_shares"],
                                                    payload["energy_shares"])):
-        lines.append(f"| {k} | {norm:.6g} | {signed:.4f} | {energy:.4f} |")
-    return "\n".join(lines) + "\n"
+        if norm is None:
+            lines.append(f"| {k} | {FLOOR_MARK} | | |")
+        else:
+            lines.append(f"| {k} | {norm:.6g} | {signed:.4f} | {energy:.4f} |")
+    return "\n".join(lines + _floor_note(payload)) + "\n"
+
+
+FLOOR_MARK = "below floor"
+
+
+def _floor_note(payload: dict) -> list[str]:
+    if not payload.get("below_floor"):
+        return []
+    return ["", f"{FLOOR_MARK}: rms ||y_k|| < {payload['rounding_floor']:.2e}, "
+            f"{payload['below_floor']['reason']}"]
 
 
 def plot_real_spectrum(payload: dict, path) -> None:
-    """Signed and energy shares by path length, titled with the model and its inputs."""
-    import matplotlib
+    """rms ||y_k|| on a log scale with the binomial law fitted to it and the rounding floor
+    (:func:`resdepth.real.plots.plot_norms_by_length`), titled with the model and its inputs."""
+    from resdepth.real.plots import plot_norms_by_length
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ks = range(len(payload["signed_shares"]))
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.bar([k - 0.2 for k in ks], payload["signed_shares"], width=0.4, label="signed share")
-    ax.bar([k + 0.2 for k in ks], payload["energy_shares"], width=0.4, label="energy share")
-    ax.set_xlabel("path length k (branches taken)")
-    ax.set_ylabel("share")
-    ax.xaxis.get_major_locator().set_params(integer=True)
-    ax.set_title(f"R2 frozen-gate spectrum: {payload['model']}\ninputs: {payload['inputs']}",
-                 fontsize="small")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_norms_by_length(payload, path, f"R2 frozen-gate spectrum: {payload['model']}\n"
+                         f"inputs: {payload['inputs']}")
 
 
 def binomial_shares(n: int, lam: float) -> list[float]:
@@ -272,8 +292,12 @@ def markdown(payload: dict) -> str:
     for k, (norm, share, law) in enumerate(zip(payload["norms_by_length"],
                                                payload["energy_shares"],
                                                payload["binomial_shares"])):
-        lines.append(f"| {k} | {norm:.6g} | {share:.4f} | {law:.4f} | `{_bar(share, law)}` |")
-    return "\n".join(lines) + "\n"
+        if norm is None:
+            lines.append(f"| {k} | {FLOOR_MARK} | | {law:.4f} | |")
+        else:
+            lines.append(f"| {k} | {norm:.6g} | {share:.4f} | {law:.4f} | "
+                         f"`{_bar(share, law)}` |")
+    return "\n".join(lines + _floor_note(payload)) + "\n"
 
 
 def _bar(share: float, law: float, width: int = 30) -> str:
@@ -283,21 +307,9 @@ def _bar(share: float, law: float, width: int = 30) -> str:
 
 
 def plot_spectrum(payload: dict, path: str) -> None:
-    """Bar chart of the measured energy shares with the binomial law as a line."""
-    import matplotlib
+    """rms ||y_k|| on a log scale against S2's binomial law at initialisation and the rounding
+    floor (:func:`resdepth.real.plots.plot_norms_by_length`)."""
+    from resdepth.real.plots import plot_norms_by_length
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    ks = range(payload["depth"] + 1)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    ax.bar(ks, payload["energy_shares"], label="measured ||y_k||^2 share")
-    ax.plot(ks, payload["binomial_shares"], "o-", color="C1", label="binomial law (S2, init)")
-    ax.set_xlabel("path length k")
-    ax.set_ylabel("energy share")
-    ax.set_title(f"R2 spectrum, depth {payload['depth']}, lam {payload['lam']:.3g}\n"
-                 f"inputs: {payload['inputs']}", fontsize="medium")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_norms_by_length(payload, path, f"R2 spectrum, depth {payload['depth']}, lam "
+                         f"{payload['lam']:.3g}\ninputs: {payload['inputs']}")

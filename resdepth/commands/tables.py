@@ -6,13 +6,19 @@ import importlib
 from resdepth.engine.errors import check_out_file
 from resdepth.tables import KINDS
 from resdepth.tables.formats import FORMATS, write_or_print
+from resdepth.tables.latex import PREAMBLE
 from resdepth.tables.render import render
 
 FORMAT_HELP = """\
 Formats: md (for reading; math as $...$, which GitHub renders), csv and json (every column of
 every row, exact integers exact, formulas as SymPy text), latex (a booktabs table with caption
-and label for pdflatex: \\usepackage{booktabs,array,amsmath,longtable}; columns that are the
-same in every row move into the caption, paths and trees are laid out depth x length)."""
+and label for pdflatex that fits an article with 1-inch margins: set as is, on a landscape page,
+or split into column groups, chosen from its width; long text such as sources as a short key
+under the table; columns that are the same in every row move into the caption, paths and trees
+are laid out depth x length; an empty cell means "does not apply", never a number).
+
+Every LaTeX table needs this one preamble line:
+  {preamble}""".format(preamble=PREAMBLE)
 
 
 def register(subparsers) -> None:

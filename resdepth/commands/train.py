@@ -5,7 +5,12 @@ Writes ``OUT/model.pt`` (weights-only checkpoint, see :mod:`numerics.models.chec
 both configs) and ``OUT/learning_curve.png``. Optimiser, learning rate, schedule, batch size and
 epochs default to the model's and dataset's recipe (:mod:`numerics.models.recipes`); each flag
 overrides its part. ``--out`` is checked and the memory the run needs estimated
-(:mod:`numerics.models.memory`) before anything is built; the device is chosen once.
+(:mod:`numerics.models.memory`) before anything is built, and the time it would take from a few
+steps of the same model (refused past ``--max-hours``, said past a minute); the
+device is chosen once. The progress
+bar counts optimiser steps, so its ETA shows after the first step. Ctrl-C or SIGTERM stops
+training, saves the model as it stood with the finished epochs' metrics (``"interrupted": true``)
+and prints the command that trains it in full; the exit code is then 130.
 """
 
 import argparse
@@ -109,6 +114,9 @@ def register(subparsers) -> None:
     data.add_argument("--device", choices=DEVICE_CHOICES, default="auto",
                       help="auto takes CUDA when present; cuda without a GPU is an error")
     data.add_argument("--quiet", action="store_true", help="no progress bar")
+    data.add_argument("--max-hours", type=finite_positive, default=24.0,
+                      help="refuse a run estimated to take longer here (timed on a few steps "
+                           "of the same model before training; default 24)")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder for model.pt, metrics.json, learning_curve.png")
     parser.set_defaults(func=run)
@@ -153,11 +161,13 @@ def run(args) -> int:
     data = load_dataset(dataset, seed=args.seed, n_train=args.n_train)
     check_training_fits(model_cfg, data.in_dim, data.out_dim, min(train_cfg.batch_size,
                         data.n_train), device, data.train_x.numel() + data.test_x.numel())
+    check_training_time(model_cfg, train_cfg, data, device, args.max_hours, args.quiet)
     model, result = train_from_config(model_cfg, dataset, train_cfg, seed=args.seed,
                                       device=device, n_train=args.n_train,
-                                      progress=not args.quiet)
+                                      progress=not args.quiet, keep_on_interrupt=True)
     meta = {"dataset": dataset, "seed": args.seed, "n_train": data.n_train,
-            "diverged": result.diverged, "epochs_done": len(result.history)}
+            "diverged": result.diverged, "epochs_done": len(result.history),
+            "interrupted": result.interrupted}
     save_checkpoint(out / "model.pt", model, model_cfg, data.in_dim, data.out_dim, meta)
     metrics = {"dataset": dataset, "task": data.task, "seed": args.seed, "n_train": data.n_train,
                "model_config": asdict(model_cfg), "train_config": asdict(train_cfg),
@@ -165,15 +175,65 @@ def run(args) -> int:
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     plot_learning_curve(result.history, data.task, out / "learning_curve.png",
                         title=f"{model_cfg.arch} on {dataset}"
-                              + (" (diverged)" if result.diverged else ""))
+                              + (" (diverged)" if result.diverged else "")
+                              + (" (interrupted)" if result.interrupted else ""))
     print(summary(result, out))
+    if result.interrupted:
+        import shlex
+        import sys
+
+        print(f"resdepth train: interrupted after {len(result.history)} of {train_cfg.epochs} "
+              f"epochs ({result.steps} steps); the model as it stood and the finished epochs' "
+              f"metrics are saved in {out}; train it in full with: resdepth train "
+              f"{shlex.join(_rerun_args(sys.argv, out))}", file=sys.stderr)
+        return 130
     return 0
+
+
+def _rerun_args(argv: list[str], out: Path) -> list[str]:
+    """The command's own arguments with ``--out`` pointed at a fresh folder beside ``out``."""
+    args = list(argv[argv.index("train") + 1:]) if "train" in argv else []
+    fresh = str(out.with_name(out.name + "-full"))
+    for i, arg in enumerate(args):
+        if arg == "--out" and i + 1 < len(args):
+            args[i + 1] = fresh
+        elif arg.startswith("--out="):
+            args[i] = f"--out={fresh}"
+    return args
+
+
+EVAL_FACTOR = 1.25
+"""The time estimate's allowance for each epoch's evaluation of the train and test splits."""
+
+
+def check_training_time(model_cfg, train_cfg, data, device, max_hours: float,
+                        quiet: bool) -> float:
+    """Estimated seconds: one step timed here (:func:`numerics.models.train.step_seconds`) x
+    optimiser steps x :data:`EVAL_FACTOR`; ``ValueError`` (one line) beyond ``max_hours``, and
+    the estimate on stderr when it exceeds a minute."""
+    import math
+    import sys
+
+    from numerics.models.train import step_seconds
+
+    steps = train_cfg.epochs * math.ceil(data.n_train / min(train_cfg.batch_size, data.n_train))
+    per_step = step_seconds(model_cfg, data, train_cfg, device=device)
+    seconds = per_step * steps * EVAL_FACTOR
+    said = f"{steps} steps of about {per_step:.3g} s, timed on a few steps here"
+    if seconds > 3600 * max_hours:
+        raise ValueError(
+            f"this run would take about {seconds / 3600:.3g} hours ({said}), over --max-hours "
+            f"{max_hours:g}; reduce --depth, --epochs or --n-train, or raise --max-hours")
+    if seconds > 60 and not quiet:
+        print(f"resdepth train: about {seconds / 60:.3g} min ({said})", file=sys.stderr)
+    return seconds
 
 
 def summary(result, out: Path) -> str:
     """One line: the final epoch's numbers, or the divergence."""
     final = result.final()
     status = "DIVERGED (NaN/inf loss) " if result.diverged else ""
+    status += "INTERRUPTED " if result.interrupted else ""
     if final is None:
         return f"{status}before the first epoch ended; wrote {out}"
     acc = "" if final["test_acc"] is None else f", test acc {final['test_acc']:.4f}"

@@ -1,11 +1,14 @@
 """The depth-scaling experiment's four plots (matplotlib on Agg, via :func:`save_figure`).
 
 - ``accuracy_vs_depth.png``: final test accuracy against depth (log axis) per rule, 95% bars
-  over seeds, diverged runs counted at chance and marked, S7's threshold tau;
+  over seeds, diverged runs counted at chance and marked, S7's threshold tau; beside it, on
+  its own scale, the paired differences at the largest depth that S7(c) and (d) decide on;
 - ``gc_vs_lam.png``: GC at initialisation and after training (the runs that trained) against
-  lam for the fixed-lam unnormalised rules, one line per depth (S7(e));
+  lam for the fixed-lam unnormalised rules, one line per depth, each with the z-score of its
+  deepest interior minimum, the number S7(e) is decided on;
 - ``lr_sweep.png``: final training loss against the base learning rate, depth-muP beside
-  constant lam, one line per depth, the interpolated best rate marked (S7(f));
+  constant lam, one line per depth, the interpolated best rate marked, and how many octaves it
+  moves across depths per rule with their difference, the number S7(f) is decided on;
 - ``spectrum_shares.png``: signed path-length shares at initialisation (dashed) and after
   training (solid) per rule, at the largest depth measured (R2's spectrum; mean length in the
   legend).
@@ -19,7 +22,8 @@ import numpy as np
 
 from resdepth.plots import plain_log_axis, plt, save_figure
 
-__all__ = ["PLOTS", "accuracy_vs_depth", "gc_vs_lam", "lr_sweep", "spectrum_shares"]
+__all__ = ["PLOTS", "accuracy_vs_depth", "gc_vs_lam", "lr_sweep", "paired_differences",
+           "spectrum_shares"]
 
 PLOTS = ("accuracy_vs_depth.png", "gc_vs_lam.png", "lr_sweep.png", "spectrum_shares.png")
 
@@ -36,9 +40,33 @@ def _log2_depth_axis(ax, depths) -> None:
     ax.minorticks_off()
 
 
+def paired_differences(table) -> list[tuple[str, object]]:
+    """At the largest depth, the paired (by seed) test-accuracy differences S7's rows (c) and
+    (d) are decided on: 1/sqrt(n) - 1/n, and pre-LN and BatchNorm each minus the best
+    unnormalised rule, as 95% intervals (those that the table has)."""
+    from resdepth.experiment.analysis import best_unnormalised, paired
+    from resdepth.experiment.stats import interval
+
+    depth = max(d for _, d in table)
+    found = []
+    pairs = [("(c) inv-sqrt - inv", "inv-sqrt", "inv")]
+    try:
+        best = best_unnormalised(table, depth)
+        pairs += [(f"(d) {rule} - {best}", rule, best) for rule in ("pre-ln", "batch")]
+    except ValueError:  # no unnormalised rule at this depth
+        pass
+    for name, first, second in pairs:
+        if (first, depth) in table and (second, depth) in table:
+            values = paired(table, first, second, depth)
+            if values:
+                found.append((name, interval(values)))
+    return found
+
+
 def accuracy_vs_depth(table, tau: float, chance: float, path: Path) -> str:
-    """Test accuracy +- 95% interval against depth per rule (diverged runs: x markers)."""
-    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    """Test accuracy +- 95% interval against depth per rule (diverged runs: x markers), and on
+    its own scale, at the largest depth, the paired differences S7(c) and (d) are decided on."""
+    fig, (ax, diff) = plt.subplots(1, 2, figsize=(11.5, 4.4), width_ratios=(1.6, 1))
     depths = sorted({d for _, d in table})
     rules = list(dict.fromkeys(r for r, _ in table))
     for k, rule in enumerate(rules):
@@ -62,6 +90,21 @@ def accuracy_vs_depth(table, tau: float, chance: float, path: Path) -> str:
     ax.set_title("S7: test accuracy vs depth per rule (95% intervals over seeds;\n"
                  "x = a diverged run, counted at chance)", fontsize="medium")
     ax.legend(fontsize="x-small", ncols=3, loc="lower left")
+    found = paired_differences(table)
+    diff.axhline(0.0, color="k", lw=0.8)
+    for i, (name, found_interval) in enumerate(found):
+        half = min(found_interval.half, 1.0)
+        colour = "C2" if found_interval.low >= 0 else ("C3" if found_interval.high < 0 else "0.5")
+        diff.errorbar([i], [found_interval.mean], yerr=[half], fmt="o", color=colour, capsize=4)
+        diff.annotate(f"{100 * found_interval.mean:+.1f} [{100 * found_interval.low:+.1f}, "
+                      f"{100 * found_interval.high:+.1f}]", (i, found_interval.mean),
+                      textcoords="offset points", xytext=(8, 0), fontsize="x-small")
+    diff.set_xticks(range(len(found)), [name for name, _ in found], rotation=15, ha="right",
+                    fontsize="x-small")
+    diff.set_xlim(-0.5, max(len(found), 1) - 0.2)
+    diff.set_ylabel("paired accuracy difference (95% interval)")
+    diff.set_title(f"S7(c), (d) at depth {max(depths)}: > 0 resolved (green), < 0 (red),\n"
+                   "straddling 0 unresolved (grey); labels in accuracy points", fontsize="small")
     return save_figure(fig, path)
 
 
@@ -83,6 +126,9 @@ def gc_vs_lam(records, tau: float, path: Path) -> str:
         lams = sorted(by_lam)
         axes[0][0].plot(lams, [np.mean(by_lam[lam]) for lam in lams], marker="o", ms=4,
                         label=f"n = {depth}")
+    from resdepth.experiment.rows import Z_DIP, _dips
+
+    dips = []
     for depth, points in sorted(gc_curves(records, tau).items()):
         points = [p for p in points if len(p["values"]) >= 2]  # what S7(e) judges
         if not points:
@@ -90,8 +136,11 @@ def gc_vs_lam(records, tau: float, path: Path) -> str:
         means = [float(np.mean(p["values"])) for p in points]
         half = [float(np.std(p["values"], ddof=1)) * 2 / math.sqrt(len(p["values"]))
                 for p in points]
+        dip = f", interior-minimum z = {_dips(points)[0]:.2g}" if len(points) >= 3 else ""
+        if dip:
+            dips.append(_dips(points)[0])
         axes[0][1].errorbar([p["lam"] for p in points], means, yerr=half, marker="o", ms=4,
-                            capsize=2, label=f"n = {depth}")
+                            capsize=2, label=f"n = {depth}{dip}")
     for ax, title in zip(axes[0], ("at initialisation (S2: grows like (1 + lam^2)^n)",
                                    f"after training (lam with >= 2 runs reaching accuracy "
                                    f"{tau:.2f})")):
@@ -100,7 +149,9 @@ def gc_vs_lam(records, tau: float, path: Path) -> str:
         ax.set_title(title, fontsize="small")
         _legend(ax, fontsize="x-small")
     axes[0][0].set_ylabel("log10 GC = log10 mean ||d f/d x||_F^2")
-    fig.suptitle("S7(e): geometric complexity vs lam (bars: 2 SE over seeds)", fontsize="medium")
+    worst = f"largest interior-minimum z = {max(dips):.2g}" if dips else "no curve judged"
+    fig.suptitle(f"S7(e): geometric complexity vs lam (bars: 2 SE over seeds)\n{worst} "
+                 f"(S7(e) passes, unimodal, while it stays below {Z_DIP:g})", fontsize="medium")
     return save_figure(fig, path)
 
 
@@ -111,7 +162,9 @@ def lr_sweep(records, path: Path, classes: int) -> str:
     sweep = [r for r in records if r["group"] == "sweep"]
     fig, axes = plt.subplots(1, 2, figsize=(9.6, 3.9), sharey=True, squeeze=False)
     cap = math.log(classes)
+    spreads = {}
     for ax, rule in zip(axes[0], ("mup", "constant")):
+        bests = []
         for depth in sorted({r["depth"] for r in sweep}):
             by_lr = defaultdict(list)
             for r in sweep:
@@ -123,19 +176,24 @@ def lr_sweep(records, path: Path, classes: int) -> str:
             lrs = np.array(sorted(by_lr))
             mean = np.array([np.mean(by_lr[lr]) for lr in lrs])
             (line,) = ax.plot(lrs, mean, marker="o", ms=4, label=f"n = {depth}")
-            best = 2 ** _best_log2_lr(mean, lrs)
-            ax.axvline(best, color=line.get_color(), ls=":", lw=1)
+            bests.append(_best_log2_lr(mean, lrs))
+            ax.axvline(2 ** bests[-1], color=line.get_color(), ls=":", lw=1)
+        spreads[rule] = max(bests) - min(bests) if bests else float("nan")
         ax.set_xscale("log")
         ax.set_yscale("log")
         plain_log_axis(ax.xaxis, subs=(1.0, 3.0))
         plain_log_axis(ax.yaxis, subs=(1.0, 2.0, 5.0))
         ax.set_xlabel("base learning rate (AdamW)")
-        ax.set_title("depth-muP (block lr x n^-1/2)" if rule == "mup"
-                     else "constant lam = 1/2 (no lr rule)", fontsize="medium")
+        ax.set_title(("depth-muP (block lr x n^-1/2)" if rule == "mup"
+                      else "constant lam = 1/2 (no lr rule)")
+                     + f"\nbest lr moves {spreads[rule]:.2f} octaves across depths",
+                     fontsize="medium")
         _legend(ax, fontsize="x-small")
     axes[0][0].set_ylabel(f"final training loss (diverged: log {classes})")
-    fig.suptitle("S7(f): learning-rate sweep per depth; dotted: interpolated best rate",
-                 fontsize="medium")
+    fig.suptitle(f"S7(f): learning-rate sweep per depth; dotted: interpolated best rate\n"
+                 f"spread(constant) - spread(mup) = "
+                 f"{spreads.get('constant', math.nan) - spreads.get('mup', math.nan):+.2f} "
+                 f"octaves (> 0: depth-muP transfers better)", fontsize="medium")
     return save_figure(fig, path)
 
 

@@ -20,8 +20,9 @@ __all__ = ["RealSource", "add_model_options", "load_source", "trace_residual_dag
            "traced_description"]
 
 RUNS_CODE = ("--model MODULE:FACTORY and --inputs MODULE:FN import the Python module MODULE "
-             "(from the current directory or the installed packages) and call the function: "
-             "this RUNS THAT CODE, so only name modules you trust.")
+             "(from the current directory or the installed packages; MODULE may also be a file, "
+             "path/to/file.py, from anywhere) and call the function: this RUNS THAT CODE, so "
+             "only name modules you trust.")
 
 
 def add_model_options(parser, *, inputs_required_text: str = "") -> None:
@@ -61,18 +62,45 @@ def _import_callable(text: str, option: str):
     if not sep or not module_name or not attr:
         what = "MODULE:FACTORY" if option == "--model" else "MODULE:FN"
         raise ResdepthError(f"{option} expects {what}, got {text!r}")
+    if module_name.endswith(".py"):
+        return _from_file(module_name, attr, option)
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ResdepthError(f"{option}: cannot import {module_name!r}: {exc}") from None
+        raise ResdepthError(f"{option}: cannot import {module_name!r} from {os.getcwd()}: {exc} "
+                            f"(run from the folder that holds it, or name its file: "
+                            f"{option} path/to/{module_name.replace('.', '/')}.py:{attr})"
+                            ) from None
     except Exception as exc:  # the user's module: report any failure on one line
         raise ResdepthError(f"{option}: importing {module_name!r} raised "
                             f"{type(exc).__name__}: {exc}") from None
     found = getattr(module, attr, None)
     if not callable(found):
         raise ResdepthError(f"{option}: {module_name} has no callable {attr!r}")
+    return found
+
+
+def _from_file(path: str, attr: str, option: str):
+    """``attr`` of the Python file ``path`` (``--model path/to/file.py:FACTORY``), imported
+    under its own name from wherever the command runs."""
+    import importlib.util
+
+    file = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(file):
+        raise ResdepthError(f"{option}: no such file {path!r}")
+    spec = importlib.util.spec_from_file_location(
+        os.path.splitext(os.path.basename(file))[0], file)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:  # the user's file: report any failure on one line
+        raise ResdepthError(f"{option}: importing {path!r} raised {type(exc).__name__}: "
+                            f"{exc}") from None
+    found = getattr(module, attr, None)
+    if not callable(found):
+        raise ResdepthError(f"{option}: {path} has no callable {attr!r}")
     return found
 
 

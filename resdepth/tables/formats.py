@@ -21,8 +21,9 @@ in Markdown and LaTeX alike), LaTeX names for SymPy symbols, an optional wide la
   ``$1.268 \times 10^{30}$``), SymPy values by SymPy's LaTeX printer in math mode (md shows rationals as
   ``p/q``), booleans as yes/no, text with LaTeX's specials escaped (``De \& Smith``) or md's
   ``|`` escaped. The LaTeX is a ``table`` float (a ``longtable`` past
-  :data:`LONG_TABLE_ROWS` lines) with booktabs rules, a caption and a label; it needs
-  ``\usepackage{booktabs,array,amsmath}`` (and ``longtable``), as its first line says.
+  :data:`LONG_TABLE_ROWS` lines) with booktabs rules, a caption and a label, fitted to the
+  page by :mod:`resdepth.tables.layout`; it needs the one preamble line
+  :data:`resdepth.tables.latex.PREAMBLE`, as its first line says.
 """
 
 import csv

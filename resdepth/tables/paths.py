@@ -1,6 +1,7 @@
 """``resdepth tables paths``: R1/R4 path and tree counts per (depth, length).
 
-One row per depth n = 1..N and length k = 0..n with keys ``depth``, ``length``, ``chains``
+One row per depth n = 1..N and length k = 0..N (every k, so no cell is left empty: C(n, k) = 0 for
+k > n, while N(n, k) > 0 there, e.g. N(2, 3) = 1, N(3, 4) = 8) with keys ``depth``, ``length``, ``chains``
 (R1/R4: the C(n, k) linear paths of order k) and ``trees`` (R4: N(n, k) label-decreasing trees
 on k vertices, N(n, 0) = 1), both exact integers in every format. People (md, latex) see one line per depth and one column
 per length, a panel for chains and one for trees. The tree counts of all depths
@@ -21,7 +22,7 @@ HEADERS = {"depth": "depth $n$", "length": "length $k$", "chains": r"chains $\bi
            "trees": "trees $N(n,k)$"}
 CAPTION = (r"R1/R4: paths of a depth-$n$ residual tower by length $k$: the $\binom{n}{k}$ linear "
            r"paths (chains, $2^n$ in all) and the $N(n,k)$ label-decreasing trees on $k$ vertices "
-           r"of the tower's Taylor expansion ($N(n,0) = 1$).")
+           r"of the tower's Taylor expansion ($N(n,0) = 1$; trees exist beyond $k = n$, chains do not).")
 
 
 def add_arguments(parser) -> None:
@@ -34,11 +35,11 @@ def build(args) -> Table:
     depth = args.max_depth
     if depth > MAX_DEPTH:
         raise ValueError(f"--max-depth must be at most {MAX_DEPTH}, got {depth}")
-    counts = tree_counts(depth)
+    counts = tree_counts(depth, depth)
     rows = [
         {"depth": n, "length": k, "chains": math.comb(n, k), "trees": counts[n][k]}
         for n in range(1, depth + 1)
-        for k in range(n + 1)
+        for k in range(depth + 1)
     ]
     return Table(rows, caption=CAPTION, label="tab:resdepth-paths", headers=HEADERS,
                  pivot=Pivot("depth", "length", ("chains", "trees"), "k"))

@@ -5,8 +5,9 @@ implements it in numerics, lam_eff(L) as a formula in the number of residual blo
 constant a, its value at the chosen depths (``lam_eff_L<N>``), S4's exponent beta
 (lam_eff ~ a L^-beta; ``oo`` for schemes that start at the identity; the formulas are SymPy
 expressions, written as ``str`` in csv/json and by SymPy's LaTeX printer for people), the regime, whether S1's
-bound stays bounded, the branch scale once trained (Fixup), the factor on the blocks'
-learning rate under SGD and Adam (depth-muP, ``lr_sgd`` and ``lr_adam``) and the source.
+bound stays bounded, the branch scale once trained (Fixup; null where a scheme fixes none), the
+factor on the blocks' learning rate under SGD and Adam (``lr_sgd`` and ``lr_adam``: depth-muP's,
+and 1 for the schemes that leave it alone) and the source.
 """
 
 from resdepth.engine.errors import finite_nonnegative, positive_int
@@ -33,11 +34,21 @@ def compute(a: float, depths) -> list[dict]:
         row.update({f"lam_eff_L{n}": effective_lam(s.name, n, a) for n in depths})
         row.update({
             "beta": s.beta, "regime": s.regime, "s1_bounded": s.s1_bounded,
-            "trained_scale": s.trained_scale, "lr_sgd": s.lr_sgd, "lr_adam": s.lr_adam,
+            "trained_scale": s.trained_scale, "lr_sgd": _factor(s.lr_sgd),
+            "lr_adam": _factor(s.lr_adam),
             "source": s.source,
         })
         rows.append(row)
     return rows
+
+
+def _factor(value):
+    """A scheme's learning-rate factor: 1 where it sets none (written, never left blank)."""
+    if value is not None:
+        return value
+    import sympy as sp
+
+    return sp.Integer(1)
 
 
 def build(args) -> Table:
@@ -50,7 +61,8 @@ def build(args) -> Table:
                rf"initialisation for $L$ residual blocks ($a = {args.a:g}$), S4's exponent "
                r"$\beta$ in $\lambda_{\mathrm{eff}} \sim a L^{-\beta}$ ($\infty$: the scheme "
                r"starts at the identity), the regime, whether S1's bound stays bounded, the "
-               r"scale once trained (Fixup), and the factor on the blocks' learning rate "
-               r"(depth-$\mu$P: 1 under SGD, $L^{-1/2}$ under Adam).")
+               r"scale once trained (Fixup; empty where a scheme fixes none), and the factor on "
+               r"the blocks' learning rate (depth-$\mu$P: 1 under SGD, $L^{-1/2}$ under Adam; 1 "
+               r"for every other scheme).")
     return Table(compute(args.a, depths), caption=caption, label="tab:resdepth-schemes",
                  headers=headers)

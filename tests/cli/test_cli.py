@@ -133,3 +133,38 @@ def test_figures_copies_the_overview_from_a_run_of_every_label(tmp_path):
     assert sorted(p.name for p in (tmp_path / "docs").iterdir()) == [
         "R2_trained_spectrum.png", "verdicts.png"]
     assert line.startswith("figures: copied 2 plots") and "not copied" not in line
+
+
+def test_readme_and_validate_help_give_the_same_figures_command(capsys):
+    """README's `--figures docs/figures` is what `validate --help` says, and neither promises a
+    default the parser does not have."""
+    with pytest.raises(SystemExit):
+        main(["validate", "--help"])
+    text = capsys.readouterr().out
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    for command in ("resdepth validate --figures docs/figures",
+                    "resdepth validate --only R2 --figures docs/figures"):
+        assert command in " ".join(text.split()) and command in " ".join(readme.split())
+    assert "has no default" in text and "has no default" in readme
+
+
+def test_sigterm_takes_the_ctrl_c_path_in_every_command(monkeypatch, capsys):
+    """main() turns SIGTERM into KeyboardInterrupt, so every command's Ctrl-C handling (validate
+    and experiment save their runs and print --resume; train saves its model) runs on SIGTERM
+    too; exit code 130, one line, and the previous handler is restored afterwards."""
+    import os
+    import signal
+    import time
+
+    import resdepth.commands.tables as tables
+
+    def terminated(build, args):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        return 0
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(tables, "_run", terminated)
+    assert main(["tables", "paths"]) == 130
+    assert capsys.readouterr().err.strip() == "resdepth tables: interrupted"
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -35,6 +35,35 @@ def test_R2_spectrum_command_markdown_and_plot(capsys, tmp_path):
     assert plot.stat().st_size > 1000
 
 
+def test_R2_terms_below_the_rounding_floor_are_null_with_a_reason(capsys, tmp_path,
+                                                                   drawn_figures):
+    """lam = 0.05 at depth 12: y_12 ~ 0.05^12 ||J||^12 is below (n + 1) eps sum_k ||y_k||, so it
+    is written null (JSON), "below floor" (md) and marked at the floor line (plot)."""
+    from numerics.probes.rounding import REASON
+
+    argv = ["--depth", "12", "--lam", "0.05", "--batch", "8"]
+    payload = run_json(capsys, *argv, "--plot", str(tmp_path / "s.png"))
+    below = payload["below_floor"]
+    assert below["reason"] == REASON and 12 in below["lengths"] and 0 not in below["lengths"]
+    floor = payload["rounding_floor"]
+    assert 0 < floor < 1e-12
+    for k, norm in enumerate(payload["norms_by_length"]):
+        assert (norm is None) == (k in below["lengths"])
+        assert norm is None or norm >= floor
+    assert payload["energy_shares"][12] is None and payload["signed_shares"][12] is None
+    (ax,) = drawn_figures[0].axes
+    assert ax.get_yscale() == "log"
+    assert any(len(line.get_ydata()) == 2 and line.get_ydata()[0] == floor
+               for line in ax.get_lines())
+    assert main(["spectrum", *argv]) == 0
+    assert "| 12 | below floor |" in capsys.readouterr().out
+
+
+def test_R2_spectrum_json_has_no_floor_marks_when_every_term_is_measured(capsys):
+    payload = run_json(capsys, "--depth", "4", "--lam", "0.8")
+    assert payload["below_floor"] is None and None not in payload["norms_by_length"]
+
+
 def _checkpoint_folder(tmp_path):
     cfg = ModelConfig(depth=3, width=8, lam=0.6)
     model = build_model(cfg, 64, 10, generator=torch.Generator().manual_seed(1))
@@ -104,3 +133,53 @@ def test_spectrum_command_rejects_conflicting_and_bad_arguments(capsys, tmp_path
     assert "not a readable resdepth checkpoint" in err and "weights_only" not in err
     with pytest.raises(SystemExit):
         main(["spectrum", "--lam", "nan"])
+
+
+MY_MODEL = '''
+import torch
+from torch import nn
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.f = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 4))
+        self.g = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 4))
+
+    def forward(self, x):
+        x = x + self.f(x)
+        return x + self.g(x)
+
+
+def make():
+    return Residual().eval()
+
+
+def inputs():
+    return torch.randn(5, 4, generator=torch.Generator().manual_seed(1))
+'''
+
+
+def test_R2_spectrum_takes_a_model_file_from_any_folder(capsys, tmp_path, monkeypatch,
+                                                        drawn_figures):
+    """--model path/to/file.py:FACTORY works wherever the command runs (the README's tour), and
+    its --plot is rms ||y_k|| on a log scale with a fitted binomial law and the rounding floor;
+    a module that does not import says where it looked and how to name the file instead."""
+    source = tmp_path / "models" / "mine.py"
+    source.parent.mkdir()
+    source.write_text(MY_MODEL, encoding="utf-8")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    payload = run_json(capsys, "--model", f"{source}:make", "--inputs", f"{source}:inputs",
+                       "--plot", str(tmp_path / "mine.png"))
+    assert len(payload["blocks"]) == 2 and payload["max_rel_error"] <= 1e-10
+    (ax,) = drawn_figures[0].axes
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert ax.get_yscale() == "log" and any("binomial law fitted" in t for t in labels)
+    assert any(f"{payload['rounding_floor']:.1e}" in t for t in labels)
+    assert main(["spectrum", "--model", "models.mine:make", "--inputs", "models.mine:inputs"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot import 'models.mine'" in err and "path/to/models/mine.py:make" in err
+    assert len(err.strip().splitlines()) == 1

@@ -98,3 +98,69 @@ def test_an_out_path_that_is_a_file_is_refused_before_training(tmp_path, capsys)
     assert main(["train", "--quiet", "--out", str(target / "run")]) == 2
     err = capsys.readouterr().err
     assert "is a file" in err and "Traceback" not in err
+
+
+def test_sigterm_saves_the_finished_epochs_and_prints_the_rerun_command(tmp_path):
+    """SIGTERM is handled like Ctrl-C: the model as it stood and the finished epochs are saved,
+    the command that trains it in full is printed, exit code 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "resdepth", "train", "--depth", "2", "--width", "8", "--epochs",
+         "100000", "--n-train", "64", "--batch-size", "64", "--device", "cpu", "--out", str(out)],
+        stderr=subprocess.PIPE, text=True, env=env)
+    err: list[str] = []
+    epoch_done = threading.Event()
+
+    def read():
+        for chunk in iter(lambda: proc.stderr.read(1), ""):
+            err.append(chunk)
+            if "epoch=" in "".join(err[-400:]):
+                epoch_done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert epoch_done.wait(120), "".join(err)
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 130
+    finally:
+        proc.kill()
+    reader.join(10)
+    text = "".join(err)
+    assert "interrupted after" in text and "resdepth train" in text and "-full" in text
+    assert "Traceback" not in text and "step" in text  # the bar counts steps (its ETA)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["interrupted"] is True and len(metrics["history"]) >= 1
+    assert load_checkpoint(out / "model.pt")[2]["interrupted"] is True
+
+
+def test_a_run_that_would_not_finish_in_time_is_refused_before_training(tmp_path, capsys):
+    """The time estimate (a few steps timed at depth <= 128, scaled to the depth) refuses a run
+    beyond --max-hours in one line, before anything is trained or written."""
+    out = tmp_path / "slow"
+    argv = ["train", "--depth", "20000", "--width", "16", "--quiet", "--out", str(out)]
+    assert main([*argv, "--max-hours", "0.001"]) == 2
+    err = capsys.readouterr().err
+    assert "would take about" in err and "--max-hours 0.001" in err
+    assert len(err.strip().splitlines()) == 1 and not (out / "model.pt").exists()
+
+
+def test_step_time_estimate_grows_with_depth():
+    from numerics.models.config import ModelConfig
+    from numerics.models.recipes import recipe_for
+    from numerics.models.train import step_seconds
+
+    data = load_dataset("digits", seed=0, n_train=64)
+    cfg = ModelConfig(depth=1000, width=8)
+    one = step_seconds(cfg, data, recipe_for(cfg, "digits"))
+    ten = step_seconds(ModelConfig(depth=10000, width=8), data, recipe_for(cfg, "digits"))
+    assert 0 < one and ten / one > 3  # scaled from the same probe depth: about 10x, noise aside

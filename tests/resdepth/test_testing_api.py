@@ -62,3 +62,27 @@ def test_plugin_fixtures_in_a_users_test_file(pytester):
     """)
     result = pytester.runpytest("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_plugin_fixtures_under_given_pass_default_health_checks(pytester):
+    """A user's @given test taking both fixtures, under Hypothesis' *default* health checks (no
+    suppression): a function-scoped fixture would fail it with ``function_scoped_fixture``."""
+    pytester.makepyfile(test_user_given="""
+        from hypothesis import HealthCheck, given, settings
+        from resdepth.strategies import build_tower, tower_inputs, towers
+        from resdepth.testing import assert_paths_sum
+
+        DEFAULT = settings(settings.get_profile("default"), max_examples=3, deadline=None)
+        assert HealthCheck.function_scoped_fixture not in DEFAULT.suppress_health_check
+
+        @DEFAULT
+        @given(draw=towers(max_depth=3, max_width=4, piecewise_linear=True))
+        def test_drawn_tower_is_a_sum_of_paths(draw, residual_model, resdepth_strategies):
+            seed, cfg = draw
+            model = build_tower(seed, cfg, in_dim=3, out_dim=2)
+            assert assert_paths_sum(model, tower_inputs(seed, 4, 3)).depth == cfg.depth
+            assert resdepth_strategies.towers is towers
+            assert callable(residual_model)
+    """)
+    result = pytester.runpytest("-q", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)

@@ -1,8 +1,10 @@
-"""Every ``resdepth tables KIND --format latex`` compiles with pdflatex in a minimal document,
-and the LaTeX holds typeset math and escaped text, never Python or SymPy source."""
+"""Every ``resdepth tables KIND --format latex`` compiles with pdflatex in an article with 1-inch
+margins and the one preamble line, without an overfull box (it fits the page: portrait, landscape
+or split), and the LaTeX holds typeset math and escaped text, never Python or SymPy source."""
 
 import argparse
 import json
+import pathlib
 import re
 import shutil
 import subprocess
@@ -13,7 +15,7 @@ import sympy as sp
 from resdepth.cli import main
 from resdepth.tables import guarantees
 from resdepth.tables.formats import Pivot, Scientific, Table
-from resdepth.tables.latex import cell, escape
+from resdepth.tables.latex import PREAMBLE, cell, escape
 from resdepth.tables.render import render
 from theorems.trees import label_decreasing_trees
 
@@ -23,11 +25,12 @@ needs_pdflatex = pytest.mark.skipif(
     "texlive-latex-recommended (.ci/run does so when pdflatex is missing)")
 
 DOCUMENT = r"""\documentclass{article}
-\usepackage{booktabs,array,amsmath,longtable}
+\usepackage[margin=1in,a4paper]{geometry}
+PREAMBLE
 \begin{document}
 \input{table.tex}
 \end{document}
-"""
+""".replace("PREAMBLE", PREAMBLE)
 
 TABLES = {
     "paths": ["paths", "--max-depth", "9"],
@@ -57,6 +60,12 @@ def compile_pdf(folder) -> subprocess.CompletedProcess:
         cwd=folder, capture_output=True, text=True, timeout=120, check=False)
 
 
+def overfull(folder) -> list[str]:
+    """The overfull-box lines of pdflatex's log (a table wider than the text is one)."""
+    log = (folder / "doc.log").read_text(encoding="utf-8", errors="replace")
+    return re.findall(r"Overfull \\[hv]box \([\d.]+pt too \w+\)", log)
+
+
 @needs_pdflatex
 @pytest.mark.parametrize("name", list(TABLES))
 def test_table_latex_compiles_with_pdflatex(tmp_path, name):
@@ -64,8 +73,31 @@ def test_table_latex_compiles_with_pdflatex(tmp_path, name):
     proc = compile_pdf(tmp_path)
     errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
     assert proc.returncode == 0 and (tmp_path / "doc.pdf").stat().st_size > 0, errors
+    assert overfull(tmp_path) == []
     assert r"\toprule" in text and r"\bottomrule" in text and r"\label{tab:resdepth-" in text
-    assert r"\caption{" in text and r"\hline" not in text
+    assert r"\caption{" in text and r"\hline" not in text and PREAMBLE in text.splitlines()[0]
+
+
+@needs_pdflatex
+def test_the_overfull_check_has_teeth(tmp_path, monkeypatch):
+    """With the layout told the page is 2000 pt wide, schemes is set in one portrait tabular and
+    pdflatex reports it overfull (it was 412 pt too wide before tables fitted the page)."""
+    import resdepth.tables.layout as layout
+
+    monkeypatch.setattr(layout, "TEXT_WIDTH", 2000.0)
+    latex_of(tmp_path, ["schemes"])
+    assert compile_pdf(tmp_path).returncode == 0 and overfull(tmp_path) != []
+
+
+@pytest.mark.parametrize("argv, kind", [(["schemes"], "split"), (["scaling"], "split"),
+                                        (["guarantees"], "landscape"),
+                                        (["trees", "--max-depth", "4"], "portrait")])
+def test_wide_tables_are_turned_or_split_and_sources_keyed(tmp_path, argv, kind):
+    text = latex_of(tmp_path, argv)
+    assert text.startswith(f"% {kind},")
+    if argv == ["schemes"]:
+        assert "source \\\\" in text and "[8]" in text and r"\footnotesize" in text
+        assert text.count(r"\begin{tabular}") == 2 and text.count(r"\caption{") == 1
 
 
 @pytest.mark.parametrize("name", list(TABLES))
@@ -118,6 +150,17 @@ def test_paths_latex_is_depth_by_length(tmp_path):
     assert r"$4$ & $1$ & $4$ & $6$ & $4$ & $1$ \\" in text  # chains C(4, k)
     trees = [1, *(len(label_decreasing_trees(4, k)) for k in range(1, 5))]
     assert " & ".join(f"${v}$" for v in [4, *trees]) + r" \\" in text  # trees N(4, k)
+
+
+def test_R4_paths_table_leaves_no_cell_blank(tmp_path):
+    """N(n, k) > 0 beyond k = n (N(2, 3) = 1, N(3, 4) = 8): written, never a blank read as 0;
+    C(n, k) = 0 there is written 0."""
+    text = latex_of(tmp_path, ["paths", "--max-depth", "4"])
+    lines = [line for line in text.splitlines() if line.startswith("$")]
+    assert lines and all("&  &" not in line and not line.endswith("&  \\\\") for line in lines)
+    assert r"$2$ & $1$ & $2$ & $1$ & $1$ & $1$ \\" in text  # N(2, k), k = 0..4
+    assert r"$3$ & $1$ & $3$ & $3$ & $5$ & $8$ \\" in text  # N(3, 4) = 8
+    assert r"$2$ & $1$ & $2$ & $1$ & $0$ & $0$ \\" in text  # C(2, 3) = C(2, 4) = 0
 
 
 def test_long_tables_become_longtables(tmp_path):
@@ -176,7 +219,7 @@ def test_R4_paths_command_latex_compiles_with_pdflatex(tmp_path, capsys, arch):
     (tmp_path / "table.tex").write_text(text, encoding="utf-8")
     proc = compile_pdf(tmp_path)
     errors = [line for line in proc.stdout.splitlines() if line.startswith("!")]
-    assert proc.returncode == 0, errors
+    assert proc.returncode == 0 and overfull(tmp_path) == [], errors
     assert r"\toprule" in text and r"\label{tab:resdepth-dag-paths}" in text
 
 
@@ -189,3 +232,10 @@ def test_R1_paths_command_csv_has_the_exact_counts(capsys):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [int(r["paths"]) for r in rows] == [comb(70, k) for k in range(71)]
     assert {"length", "paths", "share", "binomial"} <= set(rows[0])
+
+
+def test_tables_help_prints_the_one_preamble_line(capsys):
+    with pytest.raises(SystemExit):
+        main(["tables", "--help"])
+    assert PREAMBLE in capsys.readouterr().out
+    assert PREAMBLE in (pathlib.Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")

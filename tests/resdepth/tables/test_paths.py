@@ -30,7 +30,7 @@ def run_table(capsys, *argv) -> str:
 def test_R4_paths_table_against_enumeration(capsys, depth):
     rows = json.loads(run_table(capsys, "paths", "--max-depth", str(depth), "--format", "json"))
     assert [(r["depth"], r["length"]) for r in rows] == [
-        (n, k) for n in range(1, depth + 1) for k in range(n + 1)]
+        (n, k) for n in range(1, depth + 1) for k in range(depth + 1)]
     for row in rows:
         n, k = row["depth"], row["length"]
         assert set(row) == {"depth", "length", "chains", "trees"}
@@ -40,7 +40,7 @@ def test_R4_paths_table_against_enumeration(capsys, depth):
 
 def test_R4_paths_table_at_depth_60_against_math_comb(capsys):
     rows = json.loads(run_table(capsys, "paths", "--max-depth", "60", "--format", "json"))
-    assert len(rows) == sum(n + 1 for n in range(1, 61))
+    assert len(rows) == 60 * 61
     for row in rows:
         n, k = row["depth"], row["length"]
         assert row["chains"] == math.comb(n, k)
@@ -70,8 +70,8 @@ def test_R4_paths_md_is_depth_by_length(capsys):
     assert text.startswith("Table: R1/R4")
     chains, trees = text.split("**trees $N(n,k)$**")
     assert "| depth $n$ | $k = 0$ | $k = 1$ | $k = 2$ | $k = 3$ |" in chains
-    assert "| 2 | 1 | 2 | 1 |  |" in chains and "| 3 | 1 | 3 | 3 | 1 |" in chains
-    assert "| 3 | 1 | 3 | 3 | 5 |" in trees
+    assert "| 2 | 1 | 2 | 1 | 0 |" in chains and "| 3 | 1 | 3 | 3 | 1 |" in chains
+    assert "| 3 | 1 | 3 | 3 | 5 |" in trees and "| 2 | 1 | 2 | 1 | 1 |" in trees  # N(2, 3) = 1
 
 
 def test_R4_trees_md_shows_fractions_and_csv_keeps_every_column(capsys):
