@@ -41,6 +41,7 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``experiment`` sub-command."""
+    from numerics.models.data import IMAGE_DATASETS
     from resdepth.experiment.grid import DATASET_ARCH, RULES
 
     parser = subparsers.add_parser(
@@ -56,8 +57,20 @@ def register(subparsers) -> None:
                         help="depths (residual blocks) of the grid (default: the budget's)")
     parser.add_argument("--rules", nargs="+", choices=list(RULES), default=list(RULES),
                         metavar="RULE", help="rules to train (default: all)")
-    parser.add_argument("--dataset", choices=list(DATASET_ARCH), default="mnist1d",
-                        help="mnist1d (residual MLP, default) or digits (residual CNN)")
+    parser.add_argument("--dataset", choices=list(DATASET_ARCH) + list(IMAGE_DATASETS),
+                        default="mnist1d",
+                        help="mnist1d (residual MLP, default) or digits (residual CNN): the "
+                             "original grid; fashion-mnist or cifar10: the pre-registered design "
+                             "(docs/S7_plan.md)")
+    parser.add_argument("--arch", choices=("mlp", "resnet"), default=None,
+                        help="with fashion-mnist/cifar10: residual MLP (default) or paper 1's "
+                             "CIFAR ResNet")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="folder holding Fashion-MNIST's IDX files or CIFAR-10's python "
+                             "batches (default: $RESDEPTH_DATA, then Debian's "
+                             "/usr/share/datasets/fashion-mnist/)")
+    parser.add_argument("--gpu-grid", action="store_true",
+                        help="with fashion-mnist/cifar10: the GPU grid (>= 512 blocks)")
     parser.add_argument("--no-sweep", action="store_true",
                         help="skip the learning-rate sweep of S7(f)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="first seed (default 0)")
@@ -86,14 +99,26 @@ def run(args) -> int:
     if args.seeds is not None and args.seeds < 2:
         raise ResdepthError("--seeds must be at least 2: S7's verdicts come from intervals over "
                             "seeds, never from one run")
+    designed = args.dataset not in ("mnist1d", "digits")
+    if not designed and (args.arch or args.gpu_grid or args.data_dir):
+        raise ResdepthError("--arch, --gpu-grid and --data-dir belong to the pre-registered "
+                            "design: add --dataset fashion-mnist (or cifar10)")
+    if args.quick and args.gpu_grid:
+        raise ResdepthError("--quick and --gpu-grid are two different grids: choose one")
     settings = ExperimentSettings(
         out_dir=args.out, quick=args.quick, seeds=args.seeds,
         depths=None if args.depths is None else tuple(args.depths),
         rules=tuple(dict.fromkeys(args.rules)), dataset=args.dataset, device=args.device,
         backend=args.backend, address=args.address, workers=args.workers, resume=args.resume,
         fresh=args.fresh, seed=args.seed, sweep=not args.no_sweep, progress=not args.quiet,
-        train=not args.report_only)
-    result = run_experiment(settings)
+        train=not args.report_only, arch=args.arch, data_dir=args.data_dir)
+    if designed:
+        from resdepth.experiment.tuned import run_design
+
+        grid = "quick" if args.quick else "gpu" if args.gpu_grid else "cpu"
+        result = run_design(settings, grid)
+    else:
+        result = run_experiment(settings)
     print(summary(result))
     return 1 if any(r.verdict == "fail" for r in result.rows) else 0
 

@@ -49,6 +49,8 @@ class ExperimentSettings:
     progress: bool = True
     budget: Budget | None = None  # replaces the mode's budget entirely (tests, custom grids)
     train: bool = True  # False: analyse the finished runs in the store, train nothing
+    arch: str | None = None  # the pre-registered design (fashion-mnist, cifar10): mlp | resnet
+    data_dir: Path | None = None  # where fashion-mnist's or cifar10's files are
 
     @property
     def mode(self) -> str:
