@@ -5,7 +5,7 @@ from pathlib import Path
 
 from resdepth.engine.errors import ResdepthError, nonnegative_int, positive_int
 
-EXPERIMENTS = ("depth-scaling",)
+EXPERIMENTS = ("depth-scaling", "veit-lesion")
 
 DESCRIPTION = """\
 Train residual networks across depths under each scaling rule and normalisation, several
@@ -32,7 +32,16 @@ outcome, GC, signal ratio, per-block scales and path-length shares at initialisa
 training), four plots, and OUT/results.sqlite (finished runs; --resume continues from it).
 Exit code 1 when a row fails (a prediction the seeds refute), as for validate.
 
+fashion-mnist / cifar10: the pre-registered design of docs/S7_plan.md (rates tuned per rule and
+depth on a validation split, the test set read once, one-sided t tests with Holm per family):
+--quick (<= 10 min on 2 cores), the CPU grid (default, <= 60 min), --gpu-grid (>= 512 blocks).
+
+veit-lesion: Veit et al.'s lesion study on a trained conv ResNet (default 9 blocks per stage, 27
+blocks; --depths 18 for ResNet-110's 54) against the frozen-gate spectrum's prediction.
+
 examples:
+  resdepth experiment depth-scaling --dataset fashion-mnist --arch resnet --quick --out x
+  resdepth experiment veit-lesion --out runs/veit
   resdepth experiment depth-scaling --quick --out runs/s7-quick --workers 2
   resdepth experiment depth-scaling --out runs/s7 --workers 2 --resume
   resdepth experiment depth-scaling --rules none inv-sqrt inv --depths 8 64 --seeds 5 --out x
@@ -94,6 +103,8 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from resdepth.experiment.run import ExperimentSettings, run_experiment
 
+    if args.name == "veit-lesion":
+        return _veit(args)
     if args.report_only and not args.resume:
         raise ResdepthError("--report-only analyses an experiment's finished runs: add --resume")
     if args.seeds is not None and args.seeds < 2:
@@ -133,3 +144,28 @@ def summary(result) -> str:
              + f" in {result.wall_time_s:.0f} s; wrote {result.settings.out_dir}"]
     lines += [f"  {row.verdict:<12} {row.claim[:96]}" for row in result.rows]
     return "\n".join(lines)
+
+
+def _veit(args) -> int:
+    from resdepth.engine.errors import check_out_dir
+    from resdepth.experiment.tuned import check_data
+    from resdepth.experiment.veit import run_veit
+
+    if args.dataset not in ("fashion-mnist", "mnist1d"):  # mnist1d: the option's default
+        raise ResdepthError("veit-lesion trains on fashion-mnist only")
+    check_out_dir(args.out)
+    check_data("fashion-mnist", args.data_dir)
+    if args.data_dir is not None:
+        import os
+
+        os.environ["RESDEPTH_DATA"] = str(args.data_dir)
+    from numerics.device import choose_device
+
+    depth = args.depths[0] if args.depths else 9
+    if 3 * depth < 27:
+        raise ResdepthError("veit-lesion needs at least 27 blocks: --depths 9 or more (blocks "
+                            "per stage)")
+    row = run_veit(args.out, depth=depth, seed=args.seed,
+                   device=choose_device(args.device).type)
+    print(f"R2 Veit lesion: {row.verdict}: {row.claim}; wrote {args.out}")
+    return 1 if row.verdict == "fail" else 0

@@ -20,6 +20,8 @@ __all__ = ["TestGate", "TestTouched", "choose", "mean_val", "sweep_best"]
 class TestTouched(RuntimeError):
     """The test set was asked for before the choice it must not influence was made."""
 
+    __test__ = False  # not a pytest class
+
 
 def _mean(values) -> float:
     values = list(values)
@@ -69,6 +71,8 @@ class TestGate:
     (:func:`resdepth.experiment.tuned.test_accuracy`); the gate calls it only after
     :meth:`unseal`, only for chosen (rule, depth, lr) cells, and at most once per run.
     """
+
+    __test__ = False  # not a pytest class
 
     def __init__(self, score):
         self._score = score
