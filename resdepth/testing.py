@@ -87,8 +87,8 @@ def build_residual_model(kind: str = "tower", *, depth: int = 2, width: int = 16
     """
     import torch
 
-    from numerics.models import zoo
     from numerics.models.config import ModelConfig
+    from numerics.models import zoo
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
