@@ -34,7 +34,8 @@ IMAGE_DATASETS = ("fashion-mnist", "cifar10")
 """Read from files the user has (:mod:`numerics.models.images`), never generated or downloaded."""
 SPLITS = ("val", "test")
 VAL_STREAM = 0x7A1
-DEFAULT_DATASET = {"mlp": "digits", "cnn": "digits", "transformer": "modular-addition"}
+DEFAULT_DATASET = {"mlp": "digits", "cnn": "digits", "transformer": "modular-addition",
+                   "resnet": "fashion-mnist", "resnet-proj": "fashion-mnist"}
 TASKS = ("classification", "regression")
 
 TEACHER_SEED = 20251003

@@ -55,6 +55,7 @@ class DesignBudget:
     sweep_depths: tuple[int, ...] = ()
     sweep_lrs: tuple[float, ...] = ()
     max_extensions: int = 2
+    n_test: int | None = None  # test images scored (None: the whole official test set)
     probe_n: int = 256
     spectrum_n: int = 32
 
@@ -63,7 +64,8 @@ _MLP_LRS = (1e-3, 3e-3, 1e-2, 3e-2)
 DESIGN_BUDGETS = {
     ("mlp", "quick"): DesignBudget("mlp", (16, 112, 160), 16, 1000, 3, (3e-3, 1e-2, 3e-2), 5,
                                    lam_depths=(16,), sweep_depths=(4, 16),
-                                   sweep_lrs=(3e-3, 1e-2, 3e-2), probe_n=128, spectrum_n=16),
+                                   sweep_lrs=(3e-3, 1e-2, 3e-2), n_test=2000, probe_n=128,
+                                   spectrum_n=16),
     ("mlp", "cpu"): DesignBudget("mlp", (16, 64, 112, 160), 32, 4000, 5, _MLP_LRS, 5,
                                  lam_depths=(16, 64), sweep_depths=(4, 16, 64),
                                  sweep_lrs=_MLP_LRS),
@@ -72,7 +74,8 @@ DESIGN_BUDGETS = {
                                  sweep_lrs=_MLP_LRS, batch_size=128),
     ("resnet", "quick"): DesignBudget("resnet", (1, 3), 4, 500, 2, (3e-3, 1e-2, 3e-2), 5,
                                       lam_depths=(1,), sweep_depths=(1, 3),
-                                      sweep_lrs=(3e-3, 1e-2, 3e-2), probe_n=64, spectrum_n=8),
+                                      sweep_lrs=(3e-3, 1e-2, 3e-2), n_test=2000, probe_n=64,
+                                      spectrum_n=8),
     ("resnet", "cpu"): DesignBudget("resnet", (1, 3, 9), 4, 1000, 4, (3e-3, 1e-2, 3e-2), 5,
                                     lam_depths=(3,), sweep_depths=(1, 3),
                                     sweep_lrs=(3e-3, 1e-2, 3e-2), probe_n=64, spectrum_n=8),

@@ -183,7 +183,7 @@ def _censored(records, cell, rates, chosen, group) -> bool:
     return False
 
 
-def test_accuracy(spec, stored, device: str = "cpu") -> float:
+def test_accuracy(spec, stored, device: str = "cpu", n_test: int | None = None) -> float:
     """The stored run's trained model, scored on the test set of ``spec``'s dataset (NAME/test:
     the same training examples, NAME's test set)."""
     import torch
@@ -193,7 +193,7 @@ def test_accuracy(spec, stored, device: str = "cpu") -> float:
     from resdepth.engine.store import state_from_bytes
 
     name = spec.dataset.rsplit("/", 1)[0] + "/test"
-    data = load_dataset(name, seed=spec.seed, n_train=spec.n_train)
+    data = load_dataset(name, seed=spec.seed, n_train=spec.n_train, n_test=n_test)
     if stored.status == "diverged":
         return 1.0 / data.out_dim
     model = initial_model(spec.model, data, spec.seed)
@@ -264,7 +264,7 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
                                    budget.sweep_lrs, seeds, budget.max_extensions, "sweep",
                                    lambda recs, r, d: sweep_best(recs, r, d)[0])
         records = trainer.records()
-        gate = TestGate(lambda spec, stored: test_accuracy(spec, stored, device))
+        gate = TestGate(lambda spec, stored: test_accuracy(spec, stored, device, budget.n_test))
         gate.unseal({cell: chosen for cell, (_, chosen, _) in cells.items()})
         table = _score(trainer, gate, cells, seeds, records)
     finally:
