@@ -267,7 +267,8 @@ def _split_variant(name: str, split: str, seed: int, n_train, n_test, data_dir) 
     """``name/val`` or ``name/test`` (see the module docstring)."""
     n_val = validation_size(name, n_train)
     total = None if n_train is None else n_train + n_val
-    base = _load(name, seed, total, n_test, data_dir)
+    # /val replaces the test set: the base loads one test example only (the same training set)
+    base = _load(name, seed, total, 1 if split == "val" else n_test, data_dir)
     if base.task != "classification":
         raise ValueError(f"validation splits are for classification datasets, not {name!r}")
     if base.n_train <= n_val:

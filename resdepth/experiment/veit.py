@@ -31,13 +31,13 @@ __all__ = ["SINGLE_LIMIT", "run_veit"]
 SINGLE_LIMIT = 0.10
 
 
-def _train(depth, width, rule, n_train, epochs, lr, seed, device):
+def _train(depth, width, rule, n_train, n_test, epochs, lr, seed, device):
     from numerics.models.config import ModelConfig, TrainConfig
     from numerics.models.data import load_dataset
     from numerics.models.train import fit, initial_model
     from resdepth.experiment.grid import RULES
 
-    data = load_dataset("fashion-mnist", seed=seed, n_train=n_train, n_test=2000)
+    data = load_dataset("fashion-mnist", seed=seed, n_train=n_train, n_test=n_test)
     r = RULES[rule]
     cfg = ModelConfig(arch="resnet", depth=depth, width=width, norm=r.norm, scaling=r.scaling)
     model = initial_model(cfg, data, seed)
@@ -88,9 +88,9 @@ def run_veit(out_dir, *, depth: int = 9, width: int = 8, rule: str = "inv-sqrt",
     from resdepth.engine.rows import CheckResult, Criterion, Power
 
     start = time.perf_counter()
-    model, data, result = _train(depth, width, rule, n_train, epochs, lr, seed, device)
+    model, data, result = _train(depth, width, rule, n_train, n_eval, epochs, lr, seed, device)
     model = model.to("cpu").eval()
-    x, y = data.test_x[:n_eval], data.test_y[:n_eval]
+    x, y = data.test_x, data.test_y
     n = len(model.blocks)
     with torch.no_grad():
         base = float((lesioned_forward(model, x, ())[0].argmax(-1) != y).double().mean())

@@ -112,8 +112,8 @@ def test_S7_experiment_trains_on_cuda(tmp_path, tiny):
 def _designed_tiny():
     from resdepth.experiment.design import DesignBudget
 
-    return DesignBudget("mlp", (2, 4), 4, 100, 1, (1e-2, 3e-2), 2, lam_depths=(2,),
-                        max_extensions=1, probe_n=8, spectrum_n=4)
+    return DesignBudget("mlp", (2,), 4, 100, 1, (1e-2, 3e-2), 2, max_extensions=1,
+                        n_test=200, probe_n=8, spectrum_n=4)
 
 
 @pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir(),
@@ -134,7 +134,7 @@ def test_S7_design_reads_the_test_set_only_after_the_choice(tmp_path, monkeypatc
     monkeypatch.setitem(design.DESIGN_BUDGETS, ("mlp", "quick"), _designed_tiny())
     out = tmp_path / "s7"
     argv = ["experiment", "depth-scaling", "--dataset", "fashion-mnist", "--arch", "mlp",
-            "--quick", "--no-sweep", "--rules", "none", "inv-sqrt", "pre-ln", "--out", str(out),
+            "--quick", "--no-sweep", "--rules", "inv-sqrt", "pre-ln", "--out", str(out),
             "--quiet"]
     assert main(argv) in (0, 1)
     assert "unseal" in events and "test" in events
