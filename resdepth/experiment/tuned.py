@@ -183,17 +183,23 @@ def _censored(records, cell, rates, chosen, group) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=8)
+def _test_split(name: str, seed: int, n_train: int, n_test: int | None):
+    """NAME/test for one seed (every rule and depth of that seed scores on the same one)."""
+    from numerics.models.data import load_dataset
+
+    return load_dataset(name, seed=seed, n_train=n_train, n_test=n_test)
+
+
 def test_accuracy(spec, stored, device: str = "cpu", n_test: int | None = None) -> float:
     """The stored run's trained model, scored on the test set of ``spec``'s dataset (NAME/test:
     the same training examples, NAME's test set)."""
     import torch
 
-    from numerics.models.data import load_dataset
     from numerics.models.train import evaluate, initial_model
     from resdepth.engine.store import state_from_bytes
 
-    name = spec.dataset.rsplit("/", 1)[0] + "/test"
-    data = load_dataset(name, seed=spec.seed, n_train=spec.n_train, n_test=n_test)
+    data = _test_split(spec.dataset.rsplit("/", 1)[0] + "/test", spec.seed, spec.n_train, n_test)
     if stored.status == "diverged":
         return 1.0 / data.out_dim
     model = initial_model(spec.model, data, spec.seed)

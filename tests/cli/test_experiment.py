@@ -122,8 +122,9 @@ def test_S7_design_reads_the_test_set_only_after_the_choice(tmp_path, monkeypatc
     """Every load of a test split comes after TestGate.unseal; a flow that read test
     accuracy before choosing its rates would fail here."""
     from numerics.models import data
-    from resdepth.experiment import design, selection
+    from resdepth.experiment import design, selection, tuned
 
+    tuned._test_split.cache_clear()
     events = []
     split = data._split_variant
     monkeypatch.setattr(data, "_split_variant",
