@@ -33,7 +33,8 @@ need ``width >= 2`` (the CNN normalises over channels x pixels).
 import math
 from dataclasses import dataclass
 
-ARCHS = ("mlp", "cnn", "transformer")
+ARCHS = ("mlp", "cnn", "transformer", "resnet", "resnet-proj")
+RESNETS = ("resnet", "resnet-proj")
 NORMS = ("none", "pre", "post", "batch")
 SCALINGS = ("constant", "inv-sqrt", "inv", "learnable", "fixup", "deepnorm", "mup")
 ACTIVATIONS = ("relu", "gelu")
@@ -72,9 +73,13 @@ class ModelConfig:
 
     Attributes
     ----------
-    arch : "mlp" | "cnn" | "transformer"
-    depth : number of residual blocks (mlp, cnn) or of Transformer layers (2 blocks each).
-    width : residual-stream dimension d (channels for the CNN).
+    arch : "mlp" | "cnn" | "transformer" | "resnet" | "resnet-proj" (He et al.'s CIFAR ResNet
+        with padding or projection shortcuts, :mod:`numerics.models.conv_resnet`).
+    depth : number of residual blocks (mlp, cnn), of Transformer layers (2 blocks each), or of
+        BasicBlocks per stage (resnet: 3 stages, n = 3 depth blocks; 3, 9, 18 give ResNet-20,
+        -56, -110).
+    width : residual-stream dimension d (channels for the CNN; the first stage's channels for
+        the resnet, whose stages have width, 2 width, 4 width).
     hidden : branch hidden width h; None means ``width`` (mlp, cnn) or ``4 * width`` (transformer).
     norm : "none" | "pre" | "post" | "batch" (see :class:`numerics.models.networks.ResidualBlock`).
     scaling : how lam_i depends on depth (table in the module docstring).
@@ -117,7 +122,9 @@ class ModelConfig:
             if self.norm == "batch":
                 raise ValueError("norm='batch' is not available for the transformer "
                                  "(use none, pre or post)")
-        if self.norm in ("pre", "post") and self.arch != "cnn" and self.width < 2:
+        if self.arch in RESNETS and self.norm == "post":
+            raise ValueError("the resnet has no post-LN variant: norm must be none, pre or batch")
+        if self.norm in ("pre", "post") and self.arch in ("mlp", "transformer") and self.width < 2:
             raise ValueError(f"norm={self.norm!r} needs width >= 2: a LayerNorm over one number "
                              f"outputs a constant (got width={self.width})")
         if self.scaling == "deepnorm" and self.norm != "post":
@@ -131,7 +138,10 @@ class ModelConfig:
         return 4 * self.width if self.arch == "transformer" else self.width
 
     def n_blocks(self) -> int:
-        """The number n of residual blocks: ``depth``, or ``2 * depth`` for the transformer."""
+        """The number n of residual blocks: ``depth``, ``2 * depth`` for the transformer,
+        ``3 * depth`` for the resnet (three stages)."""
+        if self.arch in RESNETS:
+            return 3 * self.depth
         return 2 * self.depth if self.arch == "transformer" else self.depth
 
     def block_lam(self) -> float:

@@ -30,7 +30,12 @@ import numpy as np
 import torch
 
 DATASETS = ("digits", "teacher-student", "modular-addition", "mnist1d")
-DEFAULT_DATASET = {"mlp": "digits", "cnn": "digits", "transformer": "modular-addition"}
+IMAGE_DATASETS = ("fashion-mnist", "cifar10")
+"""Read from files the user has (:mod:`numerics.models.images`), never generated or downloaded."""
+SPLITS = ("val", "test")
+VAL_STREAM = 0x7A1
+DEFAULT_DATASET = {"mlp": "digits", "cnn": "digits", "transformer": "modular-addition",
+                   "resnet": "fashion-mnist", "resnet-proj": "fashion-mnist"}
 TASKS = ("classification", "regression")
 
 TEACHER_SEED = 20251003
@@ -38,7 +43,7 @@ TEACHER_IN, TEACHER_HIDDEN, TEACHER_NOISE = 16, 32, 0.1
 MODULUS = 23
 MNIST1D_LENGTH = 40
 
-__all__ = ["DATASETS", "DEFAULT_DATASET", "Dataset", "TeacherStudent", "load_dataset",
+__all__ = ["DATASETS", "DEFAULT_DATASET", "IMAGE_DATASETS", "Dataset", "TeacherStudent", "load_dataset",
            "mnist1d_sample"]
 
 
@@ -213,18 +218,91 @@ def _mnist1d(seed: int, n_train, n_test) -> Dataset:
                    train_x, train_y, test_x, test_y)
 
 
+def _images(name: str, files, seed: int, n_train, n_test) -> Dataset:
+    """An image dataset from (train x, train y, test x, test y) uint8 arrays (N, C, H, W)."""
+    train_x, train_y, test_x, test_y = files
+    n_train = len(train_y) if n_train is None else n_train
+    n_test = len(test_y) if n_test is None else n_test
+    if n_train > len(train_y) or n_test > len(test_y):
+        raise ValueError(f"{name} has {len(train_y)} training and {len(test_y)} test images, "
+                         f"asked for {n_train} and {n_test}")
+    pick = torch.randperm(len(train_y), generator=torch.Generator().manual_seed(seed))[:n_train]
+    x = torch.from_numpy(train_x[pick.numpy()]).float() / 255
+    t = torch.from_numpy(test_x[:n_test].copy()).float() / 255
+    mean = x.mean(dim=(0, 2, 3), keepdim=True)
+    std = x.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    x, t = ((x - mean) / std).flatten(1), ((t - mean) / std).flatten(1)
+    return Dataset(name, "classification", x.shape[1], 10, x,
+                   torch.from_numpy(train_y[pick.numpy()]), t,
+                   torch.from_numpy(test_y[:n_test].copy()))
+
+
+def _fashion_mnist(seed: int, n_train, n_test, data_dir=None) -> Dataset:
+    from numerics.models.images import read_fashion_mnist
+
+    return _images("fashion-mnist", read_fashion_mnist(data_dir), seed, n_train, n_test)
+
+
+def _cifar10(seed: int, n_train, n_test, data_dir=None) -> Dataset:
+    from numerics.models.images import read_cifar10
+
+    return _images("cifar10", read_cifar10(data_dir), seed, n_train, n_test)
+
+
 LOADERS = {"digits": _digits, "teacher-student": _teacher_student,
-           "modular-addition": _modular_addition, "mnist1d": _mnist1d}
+           "modular-addition": _modular_addition, "mnist1d": _mnist1d,
+           "fashion-mnist": _fashion_mnist, "cifar10": _cifar10}
+DEFAULT_TRAIN = {"digits": 1437, "modular-addition": 424, "mnist1d": 4000,
+                 "fashion-mnist": 60000, "cifar10": 50000}
+
+
+def validation_size(name: str, n_train: int | None) -> int:
+    """n_val of ``NAME/val``: max(n_train // 4, 100), or a sixth of the default training set."""
+    if n_train is None:
+        return DEFAULT_TRAIN[name] // 6
+    return max(n_train // 4, 100)
+
+
+def _split_variant(name: str, split: str, seed: int, n_train, n_test, data_dir) -> Dataset:
+    """``name/val`` or ``name/test`` (see the module docstring)."""
+    n_val = validation_size(name, n_train)
+    total = None if n_train is None else n_train + n_val
+    # /val replaces the test set: the base loads one test example only (the same training set)
+    base = _load(name, seed, total, 1 if split == "val" else n_test, data_dir)
+    if base.task != "classification":
+        raise ValueError(f"validation splits are for classification datasets, not {name!r}")
+    if base.n_train <= n_val:
+        raise ValueError(f"{name} has {base.n_train} training examples: too few to set "
+                         f"{n_val} aside for validation")
+    perm = torch.randperm(base.n_train, generator=torch.Generator().manual_seed(seed ^ VAL_STREAM))
+    held, kept = perm[:n_val], perm[n_val:]
+    test_x, test_y = ((base.train_x[held], base.train_y[held]) if split == "val"
+                      else (base.test_x, base.test_y))
+    return replace(base, name=f"{name}/{split}", train_x=base.train_x[kept],
+                   train_y=base.train_y[kept], test_x=test_x, test_y=test_y)
+
+
+def _load(name, seed, n_train, n_test, data_dir) -> Dataset:
+    if name in IMAGE_DATASETS:
+        return LOADERS[name](seed, n_train, n_test, data_dir)
+    return LOADERS[name](seed, n_train, n_test)
 
 
 def load_dataset(name: str, *, seed: int, n_train: int | None = None,
-                 n_test: int | None = None) -> Dataset:
-    """The dataset ``name`` (one of :data:`DATASETS`), split and sampled by ``seed``.
+                 n_test: int | None = None, data_dir=None) -> Dataset:
+    """The dataset ``name`` (one of :data:`DATASETS`, or ``NAME/val`` / ``NAME/test``), split
+    and sampled by ``seed``.
 
     ``n_train``/``n_test`` override the default sizes (digits: 1437/360; teacher-student:
-    512/2048; modular-addition: 424/105; mnist1d: 4000/1000).
+    512/2048; modular-addition: 424/105; mnist1d: 4000/1000; fashion-mnist: 60000/10000;
+    cifar10: 50000/10000). ``data_dir``: where fashion-mnist's and cifar10's files are
+    (:mod:`numerics.models.images`; their absence raises its ``MissingData``, a ValueError).
     """
-    if name not in LOADERS:
+    base, _, split = name.partition("/")
+    if split and (split not in SPLITS or base not in LOADERS):
+        raise ValueError(f"unknown dataset {name!r}; a split is NAME/val or NAME/test with NAME "
+                         f"one of {', '.join(LOADERS)}")
+    if name not in LOADERS and not split:
         raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -232,4 +310,6 @@ def load_dataset(name: str, *, seed: int, n_train: int | None = None,
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):
             raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-    return LOADERS[name](seed, n_train, n_test)
+    if split:
+        return _split_variant(base, split, seed, n_train, n_test, data_dir)
+    return _load(name, seed, n_train, n_test, data_dir)

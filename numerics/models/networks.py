@@ -296,7 +296,14 @@ def _build_transformer(cfg, in_dim, out_dim, generator) -> ResidualNetwork:
     return ResidualNetwork(cfg, embed, blocks, head)
 
 
-BUILDERS = {"mlp": _build_mlp, "cnn": _build_cnn, "transformer": _build_transformer}
+def _build_resnet(cfg, in_dim, out_dim, generator) -> ResidualNetwork:
+    from numerics.models.conv_resnet import build_resnet
+
+    return build_resnet(cfg, in_dim, out_dim, generator)
+
+
+BUILDERS = {"mlp": _build_mlp, "cnn": _build_cnn, "transformer": _build_transformer,
+            "resnet": _build_resnet, "resnet-proj": _build_resnet}
 
 
 def build_model(cfg: ModelConfig, in_dim: int, out_dim: int, *,
@@ -313,6 +320,6 @@ def build_model(cfg: ModelConfig, in_dim: int, out_dim: int, *,
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     model = BUILDERS[cfg.arch](cfg, in_dim, out_dim, default_generator(generator))
-    if cfg.scaling == "fixup":
+    if cfg.scaling == "fixup" and cfg.arch not in ("resnet", "resnet-proj"):
         zero_classifier(model.head)
     return model

@@ -44,7 +44,8 @@ __all__ = ["frozen_lesion", "frozen_pieces", "kept_share", "lesion_curve", "lesi
 
 
 def lesioned_forward(model, x: torch.Tensor, deleted) -> tuple[torch.Tensor, torch.Tensor]:
-    """(output, x_n) of ``model`` on ``x`` with the blocks in ``deleted`` (0-based) skipped."""
+    """(output, x_n) of ``model`` on ``x`` with the blocks in ``deleted`` (0-based) skipped
+    (a deleted block with a shortcut P, the resnet's, maps x to P x)."""
     deleted = set(deleted)
     n = len(model.blocks)
     if any(not 0 <= i < n for i in deleted):
@@ -53,6 +54,8 @@ def lesioned_forward(model, x: torch.Tensor, deleted) -> tuple[torch.Tensor, tor
     for i, block in enumerate(model.blocks):
         if i not in deleted:
             h = block(h)
+        elif getattr(block, "shortcut", None) is not None:
+            h = block.skip(h)  # a resnet's shape-changing block keeps its shortcut P x
     return model.head(h), h
 
 

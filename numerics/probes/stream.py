@@ -47,8 +47,10 @@ def block_multipliers(model: nn.Module) -> list[float]:
 def stream_summary(model: nn.Module, x: torch.Tensor) -> dict:
     """``signal_ratio``, ``realised_scales`` (r_i) and ``multipliers`` of ``model`` on ``x``."""
     states = stream_states(model, x)
+    with torch.no_grad():  # a shape-changing block (resnet) keeps P x_{i-1}, not x_{i-1}
+        kept = [getattr(block, "skip", lambda v: v)(a) for block, a in zip(model.blocks, states)]
     scales = [(_sq(b - a) / _sq(a)) ** 0.5 if _sq(a) > 0 else float("nan")
-              for a, b in zip(states, states[1:])]
+              for a, b in zip(kept, states[1:])]
     return {"signal_ratio": _sq(states[-1]) / _sq(states[0]), "realised_scales": scales,
             "multipliers": block_multipliers(model)}
 

@@ -52,22 +52,16 @@ def _records(ctx, grid) -> list[dict]:
 @register("S7", needs=s7_specs, divergence_ok=True)
 def s7_trained_depth_scaling(ctx) -> list[CheckResult]:
     """S7(a)-(c) (quick) or (a)-(f) (full) from intervals over seeds on the trained grid."""
-    from resdepth.experiment.analysis import accuracy_table, trains_threshold
+    from resdepth.experiment.analysis import judge
     from resdepth.experiment.plots import accuracy_vs_depth
-    from resdepth.experiment.rows import rows
-    from resdepth.experiment.run import x0_energy
-    from theorems.trained_scaling import overflow_depth
 
     grid = _plan(ctx)
     records = _records(ctx, grid)
-    energy, classes = x0_energy(grid.dataset, grid.budget,
-                                range(ctx.seed, ctx.seed + grid.budget.seeds))
-    n_a = overflow_depth(1.0, 1.0, energy)
-    table = accuracy_table(records)
-    tau, _ = trains_threshold(table, 1.0 / classes)
-    found = rows(table, records, tau, n_a, classes, budget("S7", ctx.mode).parts)
+    j = judge(records, grid.dataset, grid.budget, range(ctx.seed, ctx.seed + grid.budget.seeds),
+              budget("S7", ctx.mode).parts)
+    found = j.rows
     path = ctx.plot_path("S7_accuracy_vs_depth.png")
-    plot = None if path is None else accuracy_vs_depth(table, tau, 1.0 / classes, path)
+    plot = None if path is None else accuracy_vs_depth(j.table, j.tau, 1.0 / j.classes, path)
     found = [_with_plot(r, plot) for r in found]
     if budget("S7", ctx.mode).parts == "abc":
         found += [row_error("S7", "empirical", f"S7({part}) {what}", "skipped",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from resdepth.engine.errors import ResdepthError, nonnegative_int, positive_int
 
-EXPERIMENTS = ("depth-scaling",)
+EXPERIMENTS = ("depth-scaling", "veit-lesion")
 
 DESCRIPTION = """\
 Train residual networks across depths under each scaling rule and normalisation, several
@@ -32,7 +32,16 @@ outcome, GC, signal ratio, per-block scales and path-length shares at initialisa
 training), four plots, and OUT/results.sqlite (finished runs; --resume continues from it).
 Exit code 1 when a row fails (a prediction the seeds refute), as for validate.
 
+fashion-mnist / cifar10: the pre-registered design of docs/S7_plan.md (rates tuned per rule and
+depth on a validation split, the test set read once, one-sided t tests with Holm per family):
+--quick (<= 10 min on 2 cores), the CPU grid (default, <= 60 min), --gpu-grid (>= 512 blocks).
+
+veit-lesion: Veit et al.'s lesion study on a trained conv ResNet (default 9 blocks per stage, 27
+blocks; --depths 18 for ResNet-110's 54) against the frozen-gate spectrum's prediction.
+
 examples:
+  resdepth experiment depth-scaling --dataset fashion-mnist --arch resnet --quick --out x
+  resdepth experiment veit-lesion --out runs/veit
   resdepth experiment depth-scaling --quick --out runs/s7-quick --workers 2
   resdepth experiment depth-scaling --out runs/s7 --workers 2 --resume
   resdepth experiment depth-scaling --rules none inv-sqrt inv --depths 8 64 --seeds 5 --out x
@@ -41,6 +50,7 @@ examples:
 
 def register(subparsers) -> None:
     """Add the ``experiment`` sub-command."""
+    from numerics.models.data import IMAGE_DATASETS
     from resdepth.experiment.grid import DATASET_ARCH, RULES
 
     parser = subparsers.add_parser(
@@ -56,8 +66,20 @@ def register(subparsers) -> None:
                         help="depths (residual blocks) of the grid (default: the budget's)")
     parser.add_argument("--rules", nargs="+", choices=list(RULES), default=list(RULES),
                         metavar="RULE", help="rules to train (default: all)")
-    parser.add_argument("--dataset", choices=list(DATASET_ARCH), default="mnist1d",
-                        help="mnist1d (residual MLP, default) or digits (residual CNN)")
+    parser.add_argument("--dataset", choices=list(DATASET_ARCH) + list(IMAGE_DATASETS),
+                        default="mnist1d",
+                        help="mnist1d (residual MLP, default) or digits (residual CNN): the "
+                             "original grid; fashion-mnist or cifar10: the pre-registered design "
+                             "(docs/S7_plan.md)")
+    parser.add_argument("--arch", choices=("mlp", "resnet"), default=None,
+                        help="with fashion-mnist/cifar10: residual MLP (default) or paper 1's "
+                             "CIFAR ResNet")
+    parser.add_argument("--data-dir", type=Path, default=None, metavar="DIR",
+                        help="folder holding Fashion-MNIST's IDX files or CIFAR-10's python "
+                             "batches (default: $RESDEPTH_DATA, then Debian's "
+                             "/usr/share/datasets/fashion-mnist/)")
+    parser.add_argument("--gpu-grid", action="store_true",
+                        help="with fashion-mnist/cifar10: the GPU grid (>= 512 blocks)")
     parser.add_argument("--no-sweep", action="store_true",
                         help="skip the learning-rate sweep of S7(f)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="first seed (default 0)")
@@ -81,19 +103,33 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from resdepth.experiment.run import ExperimentSettings, run_experiment
 
+    if args.name == "veit-lesion":
+        return _veit(args)
     if args.report_only and not args.resume:
         raise ResdepthError("--report-only analyses an experiment's finished runs: add --resume")
     if args.seeds is not None and args.seeds < 2:
         raise ResdepthError("--seeds must be at least 2: S7's verdicts come from intervals over "
                             "seeds, never from one run")
+    designed = args.dataset not in ("mnist1d", "digits")
+    if not designed and (args.arch or args.gpu_grid or args.data_dir):
+        raise ResdepthError("--arch, --gpu-grid and --data-dir belong to the pre-registered "
+                            "design: add --dataset fashion-mnist (or cifar10)")
+    if args.quick and args.gpu_grid:
+        raise ResdepthError("--quick and --gpu-grid are two different grids: choose one")
     settings = ExperimentSettings(
         out_dir=args.out, quick=args.quick, seeds=args.seeds,
         depths=None if args.depths is None else tuple(args.depths),
         rules=tuple(dict.fromkeys(args.rules)), dataset=args.dataset, device=args.device,
         backend=args.backend, address=args.address, workers=args.workers, resume=args.resume,
         fresh=args.fresh, seed=args.seed, sweep=not args.no_sweep, progress=not args.quiet,
-        train=not args.report_only)
-    result = run_experiment(settings)
+        train=not args.report_only, arch=args.arch, data_dir=args.data_dir)
+    if designed:
+        from resdepth.experiment.tuned import run_design
+
+        grid = "quick" if args.quick else "gpu" if args.gpu_grid else "cpu"
+        result = run_design(settings, grid)
+    else:
+        result = run_experiment(settings)
     print(summary(result))
     return 1 if any(r.verdict == "fail" for r in result.rows) else 0
 
@@ -108,3 +144,28 @@ def summary(result) -> str:
              + f" in {result.wall_time_s:.0f} s; wrote {result.settings.out_dir}"]
     lines += [f"  {row.verdict:<12} {row.claim[:96]}" for row in result.rows]
     return "\n".join(lines)
+
+
+def _veit(args) -> int:
+    from resdepth.engine.errors import check_out_dir
+    from resdepth.experiment.tuned import check_data
+    from resdepth.experiment.veit import run_veit
+
+    if args.dataset not in ("fashion-mnist", "mnist1d"):  # mnist1d: the option's default
+        raise ResdepthError("veit-lesion trains on fashion-mnist only")
+    check_out_dir(args.out)
+    check_data("fashion-mnist", args.data_dir)
+    if args.data_dir is not None:
+        import os
+
+        os.environ["RESDEPTH_DATA"] = str(args.data_dir)
+    from numerics.device import choose_device
+
+    depth = args.depths[0] if args.depths else 9
+    if 3 * depth < 27:
+        raise ResdepthError("veit-lesion needs at least 27 blocks: --depths 9 or more (blocks "
+                            "per stage)")
+    row = run_veit(args.out, depth=depth, seed=args.seed,
+                   device=choose_device(args.device).type)
+    print(f"R2 Veit lesion: {row.verdict}: {row.claim}; wrote {args.out}")
+    return 1 if row.verdict == "fail" else 0

@@ -50,6 +50,13 @@ def measure(model, x, spectrum_n: int, *, batch_statistics: bool = False) -> dic
     found = {"gc": geometric_complexity(probe, x), **stream_summary(probe, x)}
     if model.config.norm == "none" and model.config.arch == "mlp":
         found.update(path_shares(probe, x[:spectrum_n]))
+    elif model.config.norm == "none" and model.config.arch in ("resnet", "resnet-proj"):
+        from numerics.models.conv_resnet import resnet_spectrum
+
+        spectrum = resnet_spectrum(probe, x[:spectrum_n])
+        found.update({"signed_shares": spectrum.signed_shares(),
+                      "mean_length": spectrum.mean_length(),
+                      "max_rel_error": spectrum.max_rel_error()})
     return {key: _finite_or_none(value) for key, value in found.items()}
 
 

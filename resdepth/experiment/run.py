@@ -46,6 +46,8 @@ class ExperimentSettings:
     progress: bool = True
     budget: Budget | None = None  # replaces the mode's budget entirely (tests, custom grids)
     train: bool = True  # False: analyse the finished runs in the store, train nothing
+    arch: str | None = None  # the pre-registered design (fashion-mnist, cifar10): mlp | resnet
+    data_dir: Path | None = None  # where fashion-mnist's or cifar10's files are
 
     @property
     def mode(self) -> str:
@@ -198,17 +200,10 @@ def x0_energy(dataset: str, budget: Budget, seeds) -> tuple[float, int]:
 
 def analyse(settings, budget, device, grid, records, started, start) -> Result:
     """The table, tau, n_a and the rows of ``records``."""
-    from resdepth.experiment.analysis import accuracy_table, trains_threshold
-    from resdepth.experiment.rows import rows
-    from theorems.trained_scaling import overflow_depth
+    from resdepth.experiment.analysis import judge
 
     if not records:
         raise ResdepthError("no run of the grid finished; nothing to analyse")
-    energy, classes = x0_energy(grid.dataset, budget,
-                                range(settings.seed, settings.seed + budget.seeds))
-    table = accuracy_table(records)
-    tau, ref = trains_threshold(table, 1.0 / classes)
-    n_a = overflow_depth(1.0, 1.0, energy)
-    found = rows(table, records, tau, n_a, classes)
-    return Result(settings, budget, device, records, table, found, tau, ref, n_a, energy,
-                  time.perf_counter() - start, started, classes)
+    j = judge(records, grid.dataset, budget, range(settings.seed, settings.seed + budget.seeds))
+    return Result(settings, budget, device, records, j.table, j.rows, j.tau, j.ref, j.n_a,
+                  j.energy, time.perf_counter() - start, started, j.classes)

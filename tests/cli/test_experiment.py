@@ -107,3 +107,76 @@ def test_S7_experiment_trains_on_cuda(tmp_path, tiny):
     assert result.device == "cuda" and result.rows
     assert all(r["measurements"]["trained"] is not None for r in result.records
                if not r["diverged"])
+
+
+def _designed_tiny():
+    from resdepth.experiment.design import DesignBudget
+
+    return DesignBudget("mlp", (2,), 4, 100, 1, (1e-2, 3e-2), 2, max_extensions=1,
+                        n_test=200, probe_n=8, spectrum_n=4)
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_S7_design_reads_the_test_set_only_after_the_choice(tmp_path, monkeypatch, capsys):
+    """Every load of a test split comes after TestGate.unseal; a flow that read test
+    accuracy before choosing its rates would fail here."""
+    from numerics.models import data
+    from resdepth.experiment import design, selection, tuned
+
+    tuned._test_split.cache_clear()
+    events = []
+    split = data._split_variant
+    monkeypatch.setattr(data, "_split_variant",
+                        lambda name, which, *a: events.append(which) or split(name, which, *a))
+    unseal = selection.TestGate.unseal
+    monkeypatch.setattr(selection.TestGate, "unseal",
+                        lambda self, c: events.append("unseal") or unseal(self, c))
+    monkeypatch.setitem(design.DESIGN_BUDGETS, ("mlp", "quick"), _designed_tiny())
+    out = tmp_path / "s7"
+    argv = ["experiment", "depth-scaling", "--dataset", "fashion-mnist", "--arch", "mlp",
+            "--quick", "--no-sweep", "--rules", "inv-sqrt", "pre-ln", "--out", str(out),
+            "--quiet"]
+    assert main(argv) in (0, 1)
+    assert "unseal" in events and "test" in events
+    assert "test" not in events[:events.index("unseal")]
+    results = json.loads((out / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    assert len(results["meta"]["plan_sha256"]) == 64
+    assert results["meta"]["design"]["registered"] is False
+    assert {r["details"]["plan"] for r in results["rows"]} == {"exploratory"}
+    tuning = results["meta"]["design"]["tuning"]
+    assert {len(v["rates"]) >= 2 for v in tuning.values()} == {True}
+    assert "| pre-ln |" in (out / "report.md").read_text()
+
+
+def test_S7_design_refuses_without_the_data_in_one_line(tmp_path, monkeypatch, capsys):
+    from numerics.models import images
+
+    monkeypatch.setattr(images, "DEBIAN_FASHION", tmp_path / "absent")
+    monkeypatch.delenv("RESDEPTH_DATA", raising=False)
+    assert main(["experiment", "depth-scaling", "--dataset", "fashion-mnist", "--quick",
+                 "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "dataset-fashion-mnist" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "o" / "results.sqlite").exists()
+    assert main(["experiment", "depth-scaling", "--arch", "resnet", "--out",
+                 str(tmp_path / "p")]) == 2
+    assert "--dataset fashion-mnist" in capsys.readouterr().err
+
+
+@pytest.mark.gpu
+def test_S7_design_gpu_grid_smoke(tmp_path, monkeypatch):
+    """The GPU grid's command on CUDA, shrunk to a few runs of the conv ResNet."""
+    from resdepth.experiment import design
+
+    budget = design.DESIGN_BUDGETS["resnet", "gpu"]
+    monkeypatch.setitem(design.DESIGN_BUDGETS, ("resnet", "gpu"), design.DesignBudget(
+        "resnet", (1, 2), budget.width, 200, 1, (1e-2, 3e-2), 2, max_extensions=0,
+        probe_n=8, spectrum_n=4))
+    out = tmp_path / "gpu"
+    assert main(["experiment", "depth-scaling", "--dataset", "fashion-mnist", "--arch",
+                 "resnet", "--gpu-grid", "--device", "cuda", "--no-sweep", "--rules", "none",
+                 "inv-sqrt", "batch", "--out", str(out), "--quiet"]) in (0, 1)
+    results = json.loads((out / "results.json").read_text())
+    assert results["meta"]["device"] == "cuda"
