@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+
 import tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
