@@ -19,7 +19,8 @@ it and the row (a substring of its claim) that must turn ``fail``. For each muta
 
     python tools/row_mutants.py --list
     python tools/row_mutants.py --baseline --write          # every mutant (about 1 h on 2 cores)
-    python tools/row_mutants.py --only d4-route-e-slack     # one mutant, matrix on stdout
+    python tools/row_mutants.py --only d4-route-e-slack-0.2 --write   # rerun one, keep the rest
+    python tools/row_mutants.py --baseline-only --write     # the unmutated column only
 """
 
 import argparse
@@ -127,6 +128,8 @@ def main(argv=None) -> int:
     parser.add_argument("--only", help="comma-separated mutant ids")
     parser.add_argument("--baseline", action="store_true",
                         help="also run each label unmutated")
+    parser.add_argument("--baseline-only", action="store_true",
+                        help="run only the unmutated labels (keep the recorded mutants)")
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--write", action="store_true",
                         help="write docs/mutation.md's matrix and tools/row_mutants_results.json")
@@ -143,15 +146,15 @@ def main(argv=None) -> int:
         for m in mutants:
             print(f"{m['id']:28s} {m['label']:3s} {m['file']}: {m['why']}")
         return 0
-    record = json.loads(RESULTS.read_text()) if RESULTS.exists() and args.only else {
-        "baseline": {}, "mutants": {}}
-    if args.baseline:
+    keep = RESULTS.exists() and (args.only or args.baseline_only)
+    record = json.loads(RESULTS.read_text()) if keep else {"baseline": {}, "mutants": {}}
+    if args.baseline or args.baseline_only:
         for label in sorted({m["label"] for m in mutants}):
             print(f"baseline {label} ...", flush=True)
             res = run_label(label, None, args.timeout)
             record["baseline"][label] = {"seconds": res["seconds"], "exit": res["exit"],
                                          "rows": [_short(r) for r in res["rows"]]}
-    for m in mutants:
+    for m in [] if args.baseline_only else mutants:
         print(f"mutant {m['id']} ({m['label']}) ...", flush=True)
         res = run_label(m["label"], m, args.timeout)
         found = verdicts(res["rows"], m["row"])
@@ -169,6 +172,11 @@ def main(argv=None) -> int:
     return 0
 
 
+def _cell(text: str) -> str:
+    """``text`` inside a Markdown table cell (its pipes escaped)."""
+    return text.replace("|", "\\|")
+
+
 def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.3g}"
@@ -176,8 +184,9 @@ def _fmt(value) -> str:
 
 
 def matrix(mutants: list[dict], record: dict) -> str:
-    """The kill matrix as Markdown: one line per mutant, its row's verdict unmutated and
-    mutated, the statistic and power value that decided it."""
+    """The kill matrix as Markdown: one line per mutant, its row's verdicts unmutated and
+    mutated (every row whose claim contains the substring), and the statistic and power value
+    of the row that decided it (the first failing one, else the first)."""
     lines = ["| mutant | label | row (claim contains) | unmutated | mutated | statistic | "
              "power value | outcome | s |", "|---|---|---|---|---|---|---|---|---|"]
     for m in mutants:
@@ -185,12 +194,14 @@ def matrix(mutants: list[dict], record: dict) -> str:
         base = [r["verdict"] for r in record["baseline"].get(m["label"], {}).get("rows", [])
                 if m["row"] in r["claim"]]
         if res is None:
-            lines.append(f"| `{m['id']}` | {m['label']} | {m['row']} | {', '.join(base) or '-'}"
+            lines.append(f"| `{m['id']}` | {m['label']} | {_cell(m['row'])} | "
+                         f"{', '.join(base) or '-'}"
                          " | not run | | | | |")
             continue
-        first = res["matched"][0] if res["matched"] else {}
+        failed = [r for r in res["matched"] if r["verdict"] == "fail"]
+        first = (failed or res["matched"] or [{}])[0]
         lines.append(
-            f"| `{m['id']}` | {m['label']} | {m['row']} | {', '.join(base) or '-'} | "
+            f"| `{m['id']}` | {m['label']} | {_cell(m['row'])} | {', '.join(base) or '-'} | "
             f"{', '.join(res['verdicts']) or '-'} | {_fmt(first.get('statistic'))} | "
             f"{_fmt(first.get('power'))} | **{res['outcome']}** | {res['seconds']:.0f} |")
     killed = sum(1 for m in mutants if record["mutants"].get(m["id"], {}).get("outcome")
