@@ -198,17 +198,25 @@ def matrix(mutants: list[dict], record: dict) -> str:
                          f"{', '.join(base) or '-'}"
                          " | not run | | | | |")
             continue
+        outcome_text = res["outcome"]
+        if "fail" in base and outcome_text == "killed":
+            outcome_text = "uninformative (fails unmutated)"
         failed = [r for r in res["matched"] if r["verdict"] == "fail"]
         first = (failed or res["matched"] or [{}])[0]
         lines.append(
             f"| `{m['id']}` | {m['label']} | {_cell(m['row'])} | {', '.join(base) or '-'} | "
             f"{', '.join(res['verdicts']) or '-'} | {_fmt(first.get('statistic'))} | "
-            f"{_fmt(first.get('power'))} | **{res['outcome']}** | {res['seconds']:.0f} |")
+            f"{_fmt(first.get('power'))} | **{outcome_text}** | {res['seconds']:.0f} |")
+    def unmutated_fails(m):
+        return any(r["verdict"] == "fail" and m["row"] in r["claim"]
+                   for r in record["baseline"].get(m["label"], {}).get("rows", []))
+
     killed = sum(1 for m in mutants if record["mutants"].get(m["id"], {}).get("outcome")
-                 == "killed")
+                 == "killed" and not unmutated_fails(m))
     ran = sum(1 for m in mutants if m["id"] in record["mutants"])
     lines.append("")
-    lines.append(f"Killed {killed} of {ran} mutants run ({len(mutants)} in the catalogue).")
+    lines.append(f"Killed {killed} of {ran} mutants run ({len(mutants)} in the catalogue); a "
+                 "mutant whose row already fails unmutated is not counted as killed.")
     return "\n".join(lines)
 
 

@@ -66,8 +66,9 @@ _R1_QUICK_DEPTHS = (1, 2, 3, 8, 64, 200)
 
 D5_SCALES = (0.0, 0.1, 0.2, 0.4, 1.0)
 """D5's planted scales s (issue 21): s = 0 (the old model is the teacher), three small ones
-around the split test's detection threshold (D2's power row: detection half of the time near
-s ~ 0.17 at m ~ 40) and s = 1; the full budget adds s = 2."""
+toward the split test's detection threshold (D2's power row detects half of the time at
+s = 0.166 with m ~ 33; D5's points have m = 256; each point's row reports the Stouffer z) and
+s = 1; the full budget adds s = 2."""
 
 BUDGETS: dict[str, dict[str, dict]] = {
     "R1": {
