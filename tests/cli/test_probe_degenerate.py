@@ -87,6 +87,11 @@ def test_probe_on_a_zero_branch_resnet_fails_no_theory_row(capsys, user, tmp_pat
     lesion = [r for r in rows if "Veit" in r["claim"]]
     assert [r["verdict"] for r in lesion] == ["skipped"] and "changes nothing" in lesion[0]["reason"]
     assert all(r["reason"] for r in rows if r["verdict"] == "skipped")
+    (signal,) = [r for r in rows if r["label"] in ("S2", "S3")]
+    # S2 is a statement at initialisation: judged on the re-initialised architecture, the
+    # given (zero-branch) weights only reported
+    assert "at initialisation" in signal["claim"]
+    assert max(signal["details"]["given_weights"]["branch_to_skip"]) == 0.0
     assert code == 0
 
 
