@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from numerics.probes.jacobian import tower_jacobian
+from numerics.probes.length_derivative import signed_mean_length_by_scaling
 from numerics.probes.spectrum import path_spectrum
 
 __all__ = ["branch_lipschitz_bound", "capacity_summary", "lipschitz_product", "margins",
@@ -67,6 +68,8 @@ def capacity_summary(model, x: torch.Tensor, y: torch.Tensor | None = None, *,
     Keys: ``lam`` (mean |lam_i|), ``weight_norm`` (Frobenius norm of all branch weights),
     ``branch_bound`` (mean B_i), ``log10_lipschitz_bound`` (log10 prod(1 + lam_i B_i)),
     ``mean_path_length`` (sum_k k s_k from the signed shares s_k = <y_k, x_n>/||x_n||^2),
+    ``mean_path_length_by_scaling`` (the same number by a second route, <x_n, dx_n/dt>/||x_n||^2
+    with every branch scaled by t: :mod:`numerics.probes.length_derivative`),
     ``signed_shares``, ``mean_path_length_energy``, ``energy_fractions`` and
     ``cross_term_fraction`` (R2 spectrum, float64: the energies are no decomposition); when
     ``n_jacobian > 0``, ``log10_max_jacobian`` (log10 of the largest ||d x_n / d x_0||_2 over
@@ -89,6 +92,7 @@ def capacity_summary(model, x: torch.Tensor, y: torch.Tensor | None = None, *,
         "branch_bound": sum(bounds) / len(bounds),
         "log10_lipschitz_bound": log_bound,
         "mean_path_length": spectrum.mean_length(),
+        "mean_path_length_by_scaling": signed_mean_length_by_scaling(blocks, x0),
         "signed_shares": spectrum.signed_shares(),
         "mean_path_length_energy": spectrum.mean_length_energy(),
         "energy_fractions": spectrum.energy_fractions(),

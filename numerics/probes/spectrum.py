@@ -70,16 +70,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-__all__ = [
-    "EXACT_TOL",
-    "FLUSH_ARM",
-    "FLUSH_BELOW",
-    "PIECEWISE_LINEAR",
-    "Spectrum",
-    "block_scales",
-    "path_spectrum",
-    "tower_forward",
-]
+__all__ = ["EXACT_TOL", "FLUSH_ARM", "FLUSH_BELOW", "PIECEWISE_LINEAR", "Spectrum",
+           "block_scales", "path_spectrum", "tower_forward"]
 
 PIECEWISE_LINEAR = (
     nn.Linear, nn.Conv1d, nn.Conv2d, nn.ReLU, nn.LeakyReLU, nn.MaxPool1d, nn.MaxPool2d,
@@ -128,15 +120,23 @@ class Spectrum:
 
     @property
     def warning(self) -> str | None:
-        """None when the split is exact to :data:`EXACT_TOL`; otherwise a one-line warning with
-        the error and :meth:`condition` (a deep, ill-conditioned tower: paths of different
-        lengths cancel, so rounding is amplified)."""
+        """None when the split is exact to :data:`EXACT_TOL`; otherwise one line naming the
+        measured cause: non-finite terms or output (a NaN/inf weight, an overflow), a dtype
+        coarser than float64 (its rounding unit), or else cancellation between the lengths
+        (:meth:`condition`, which amplifies rounding)."""
         error = self.max_rel_error()
         if error <= EXACT_TOL:
             return None
-        return (f"max_rel_error {error:.2e} exceeds the float64 exact tolerance {EXACT_TOL:g}: "
-                f"the lengths cancel (sum_k ||y_k|| / ||x_n|| up to {self.condition():.2g}), "
-                "which amplifies rounding; the split is exact only to that precision")
+        head = f"max_rel_error {error:.2e} exceeds the float64 exact tolerance {EXACT_TOL:g}: "
+        if not (torch.isfinite(self.terms).all() and torch.isfinite(self.output).all()):
+            return head + ("the terms or the output are non-finite (non-finite weights or an "
+                           "overflow in the forward pass), not a rounding effect")
+        if self.output.dtype != torch.float64:
+            return head + (f"the split ran in {self.output.dtype} (rounding unit "
+                           f"{torch.finfo(self.output.dtype).eps:.1e}); run it in float64")
+        return head + (f"the lengths cancel (sum_k ||y_k|| / ||x_n|| up to "
+                       f"{self.condition():.2g}), which amplifies rounding; the split is "
+                       "exact only to that precision")
 
     def rel_errors(self) -> torch.Tensor:
         """||sum_k y_k - x_n|| / ||x_n|| per input (R2 predicts rounding error only)."""
@@ -334,9 +334,8 @@ def path_spectrum(blocks, x0: torch.Tensor, *, route: str = "auto",
         on its device (use float64 for identity checks).
     route : {"auto", "mlp", "generic"}
         ``mlp`` freezes the gates of Sequential(Linear, ReLU|LeakyReLU, Linear) branches and
-        forms D and c from the weights; ``generic`` takes D v by forward-mode AD
-        (dual numbers of :mod:`torch.autograd.forward_ad`, tangents batched as rows) and c = f(x) - D x; ``auto`` uses ``mlp``
-        where it applies and ``generic`` elsewhere.
+        forms D and c from the weights; ``generic`` takes D v by forward-mode AD (tangents
+        batched as rows) and c = f(x) - D x; ``auto`` uses ``mlp`` where it applies.
     progress : bool
         Show a progress bar over the blocks (tqdm).
 

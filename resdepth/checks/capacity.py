@@ -75,7 +75,7 @@ def s6_capacity(ctx) -> list[CheckResult]:
         _trend_row(runs, lams, key, text) for key, text in (
             ("mean_path_length", "signed mean path length sum_k k <y_k, x_n>/||x_n||^2"),
             ("log10_lipschitz_bound", "log10 Lipschitz product prod(1 + lam B_i)"))]
-    return with_plot(rows, plot_s6(ctx, runs, lams, rows))
+    return with_plot(rows, plot_s6(ctx, runs, lams, rows)) + [_length_route_row(runs)]
 
 
 def _measure(ctx, spec, model) -> dict:
@@ -114,6 +114,31 @@ def _bound_row(runs, lams) -> CheckResult:
               f"(value: the smallest log10 slack; informative at <= {SLACK_POWER:g}, i.e. the "
               "optimiser within 10x of the bound)", smallest, "<=", SLACK_POWER),
         details={"log10_slack": {f"lam={k[0]}, seed={k[1]}": v for k, v in slacks.items()}})
+
+
+def _length_route_row(runs) -> CheckResult:
+    """The signed mean path length the trend row uses, sum_k k s_k from the R2 spectrum, against
+    a second route that shares no code with it: <x_n, dx_n/dt>/||x_n||^2 at t = 1 with every
+    branch scaled by t, by forward-mode AD through the model's own forward (exact for ReLU
+    branches: x_n(t) = sum_k t^k y_k with the gates frozen). Energy fractions in place of the
+    signed shares, or a term filed under a wrong length, move the first and not the second."""
+    errors = {f"{stage} lam={lam}, seed={seed}": abs(run[stage]["mean_path_length"]
+                                                     - run[stage]["mean_path_length_by_scaling"])
+              / max(1.0, abs(run[stage]["mean_path_length_by_scaling"]))
+              for (lam, seed), run in runs.items() for stage in ("init", "trained")}
+    worst = max(errors.values())
+    energy_gap = max(abs(run[stage]["mean_path_length_energy"]
+                         - run[stage]["mean_path_length_by_scaling"])
+                     for run in runs.values() for stage in ("init", "trained"))
+    return CheckResult(
+        "S6", f"the signed mean path length sum_k k s_k (R2 spectrum) = <x_n, dx_n/dt>/||x_n||^2 "
+        f"with every branch scaled by t (forward-mode AD through the model), {len(errors)} "
+        "trained and initial networks (max relative error)", "exact", 0.0, worst, worst,
+        Criterion("max relative error", "<=", EXACT_TOL),
+        Power("the energy-weighted mean length in place of the signed one (value: the largest "
+              "gap between the two here; informative when it exceeds the tolerance)", energy_gap,
+              ">", EXACT_TOL),
+        details={"relative_error": errors})
 
 
 def _trend_row(runs, lams, key: str, text: str) -> CheckResult:

@@ -19,7 +19,8 @@ import math
 from resdepth.engine.policy import Z_MAX
 from resdepth.engine.rows import EXPLICIT, CheckResult, Criterion, Power
 
-__all__ = ["SEPARATION", "Z_MAX", "t_interval", "with_plot", "z_panel", "z_row"]
+__all__ = ["SEPARATION", "Z_MAX", "by_construction", "t_interval", "with_plot", "z_panel",
+           "z_row"]
 
 SEPARATION = 2 * Z_MAX
 
@@ -53,6 +54,14 @@ def z_row(label: str, claim: str, prediction: float, measurement: float, se: flo
     return CheckResult(label, claim, kind, prediction, measurement, statistic,
                        Criterion("z-score (measurement - prediction) / SE", "|x|<", Z_MAX),
                        power, reason=reason, details=details, plot=plot)
+
+
+def by_construction(why: str) -> Power:
+    """The power of a row whose statement holds by arithmetic or by construction (issue 21):
+    no wrong formula of the theory could fail it, so it is never informative and the row reads
+    ``inconclusive`` (a broken implementation still fails its criterion). ``why`` says what
+    makes it hold."""
+    return Power(f"none: {why}", None, ">=", 1)
 
 
 def t_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:

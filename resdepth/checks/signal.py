@@ -21,11 +21,11 @@ from numerics.probes.montecarlo import (
     relu_path_energies,
     signal_second_moments,
 )
-from resdepth.checks.expectation import SEPARATION, Z_MAX, with_plot, z_row
+from resdepth.checks.expectation import SEPARATION, Z_MAX, by_construction, with_plot, z_row
 from resdepth.checks.signal_plots import plot_s2, plot_s3
 from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
-from resdepth.engine.rows import Criterion, Power, exact_power
+from resdepth.engine.rows import Criterion, Power
 from theorems.block_law import block_log_moments, log_ratio_median, postln_factor
 from theorems.signal import (
     mean_path_length,
@@ -211,7 +211,9 @@ def s3_postnorm_rows(run) -> list[CheckResult]:
         f"by), i = 1..{depth}, {run['n_nets']} nets (statistic: max |(||x_i||^2/d) - "
         "v/(v + eps)|)", "exact", 0.0, norm_error, norm_error,
         Criterion("max absolute error of ||x_i||^2 / d", "<=", POSTLN_TOL),
-        exact_power(POSTLN_TOL, "deviation of ||x_i||^2 / d"),
+        by_construction("v is the variance of the very tensor LayerNorm normalises, so "
+                        "||x_i||^2 = d v/(v + eps) is LayerNorm's definition (it still fails when "
+                        "the towers' LayerNorm and the formula's eps differ)"),
         details={"d_exactly_deviation": eps_effect,
                  "d_exactly_deviation_over_tol": eps_effect / POSTLN_TOL})
     rate, rate_se = geometric_rate(run["identity_share"])

@@ -3,6 +3,7 @@
 import argparse
 import json
 
+from resdepth.commands.probe import DRAWS, lesion_verdict
 from resdepth.engine.errors import check_out_file, nonnegative_int, positive_int
 from resdepth.real.models import RUNS_CODE, add_model_options, load_source, trace
 
@@ -27,8 +28,9 @@ def register(subparsers) -> None:
                         help="use the first N examples of the inputs (default 64)")
     parser.add_argument("--max-m", type=positive_int, default=4, metavar="M",
                         help="delete up to M random blocks (default 4)")
-    parser.add_argument("--draws", type=positive_int, default=8,
-                        help="random draws per m (default 8)")
+    parser.add_argument("--draws", type=positive_int, default=DRAWS,
+                        help=f"random draws per m (default {DRAWS}; the same sets as `resdepth "
+                        "probe` at the same --seed)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
     parser.add_argument("--format", choices=("md", "json"), default="md")
     parser.add_argument("--plot", metavar="FILE", help="also plot the lesions")
@@ -36,10 +38,7 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    """Trace, lesion, print (and plot)."""
-    import torch
-
-    from numerics.real.probes import lesion_study
+    """Trace, lesion, print (and plot); 1 when the lesion row fails (as ``probe``)."""
     from resdepth.real import plots as real_plots
     from resdepth.real import rows as real_rows
 
@@ -47,18 +46,26 @@ def run(args) -> int:
     source = load_source(args, batch=args.batch)
     traced = trace(source, args.output)
     n = len(traced.blocks)
-    study = lesion_study(traced, list(range(1, min(n, args.max_m) + 1)), args.draws,
-                         torch.Generator().manual_seed(args.seed))
-    row = real_rows.lesion_row(source.name, study, None)
-    if plot is not None:
+    degenerate = real_rows.degenerate_reason(source.model, traced.output)
+    if degenerate is not None:
+        row = real_rows.skipped_rows(source.name, degenerate, [
+            ("R2", "empirical", "Veit lesions against the spectrum")])[0]
+        study = {"singles": [], "curve": [], "signed_shares": []}
+    else:
+        row = lesion_verdict(traced, source.name, seed=args.seed, draws=args.draws,
+                             max_m=args.max_m)
+        study = row.details
+    if plot is not None and study["curve"]:
         real_plots.plot_lesions(study, plot, source.name, row.verdict)
+    code = 1 if row.verdict == "fail" else 0
     payload = {"model": source.name, "inputs": source.inputs_text, "blocks": n,
                "singles": study["singles"], "curve": study["curve"],
                "signed_shares": study["signed_shares"], "verdict": row.verdict,
-               "statistic": row.statistic}
+               "statistic": row.statistic, "statistic_se": study.get("statistic_se"),
+               "reason": row.reason, "draws": args.draws, "seed": args.seed}
     if args.format == "json":
         print(json.dumps(payload))
-        return 0
+        return code
     lines = [f"# Lesions of {source.name} ({n} blocks; inputs: {source.inputs_text})", "",
              "| deleted block | measured change | frozen-gate change | unexplained |",
              "|---|---|---|---|"]
@@ -68,7 +75,12 @@ def run(args) -> int:
               "|---|---|---|---|"]
     lines += [f"| {c['m']} | {c['kept_measured']:.4f} ({c['kept_measured_se']:.1g}) | "
               f"{c['kept_predicted']:.4f} | {c['kept_uniform']:.4f} |" for c in study["curve"]]
-    lines += ["", f"verdict ({row.criterion.statistic} {row.criterion.op} "
-              f"{row.criterion.threshold}): {row.verdict}, statistic {row.statistic:.3g}"]
+    if row.criterion is None:
+        lines += ["", f"verdict: {row.verdict} ({row.reason})"]
+    else:
+        lines += ["", f"verdict ({row.criterion.statistic} {row.criterion.op} "
+                  f"{row.criterion.threshold}): {row.verdict}, statistic {row.statistic:.3g} "
+                  f"(standard error over the {args.draws} draws per m: "
+                  f"{study['statistic_se']:.2g})"]
     print("\n".join(lines))
-    return 0
+    return code

@@ -31,6 +31,10 @@ examples:
   resdepth probe --checkpoint runs/mlp16 --out probe-mlp16"""
 
 
+DRAWS = 32
+"""Default deletion sets per m for ``probe`` and ``lesion`` (one shared default)."""
+
+
 def register(subparsers) -> None:
     """Add the ``probe`` sub-command."""
     parser = subparsers.add_parser(
@@ -41,8 +45,9 @@ def register(subparsers) -> None:
                         help="folder for report.md, results.json and the plots")
     parser.add_argument("--batch", type=positive_int, default=64,
                         help="use the first N examples of the inputs (default 64)")
-    parser.add_argument("--draws", type=positive_int, default=8,
-                        help="random lesion draws per m (default 8)")
+    parser.add_argument("--draws", type=positive_int, default=DRAWS,
+                        help=f"random lesion draws per m (default {DRAWS}; the same sets as "
+                        "`resdepth lesion` at the same --seed)")
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
     parser.set_defaults(func=run)
 
@@ -94,13 +99,7 @@ def probe(traced, source, *, seed: int, draws: int, out):
 
     from numerics.real.frozen import frozen_spectrum
     from numerics.real.gates import frozen_gate_summary, normalises
-    from numerics.real.probes import (
-        d1_insertion,
-        jacobian_check,
-        lesion_study,
-        reinitialised,
-        signal_profile,
-    )
+    from numerics.real.probes import d1_insertion, jacobian_check, reinitialised, signal_profile
     from resdepth.real import plots as real_plots
     from resdepth.real import rows as real_rows
     from resdepth.real.models import traced_description
@@ -108,6 +107,18 @@ def probe(traced, source, *, seed: int, draws: int, out):
     generator = torch.Generator().manual_seed(seed)
     name = source.name
     description = traced_description(traced)
+    notes = list(traced.captured.notes)
+    degenerate = real_rows.degenerate_reason(source.model, traced.output)
+    if degenerate is not None:
+        notes.append(f"theory rows skipped: {degenerate}")
+        signal_label = "S3" if normalises(traced) else "S2"
+        return [real_rows.count_row(name, description)] + real_rows.skipped_rows(
+            name, degenerate, [("R2", "exact", "the output is the sum of its frozen-gate paths"),
+                               ("R5", "exact", "the product of block Jacobians = autograd"),
+                               (signal_label, "empirical", "the orthogonal-branch signal law"),
+                               ("R2", "empirical", "Veit lesions against the spectrum"),
+                               ("D1", "exact", "a zero-initialised block preserves the output")
+                               ]), [], notes
     spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
     gates = frozen_gate_summary(traced)
     rows = [real_rows.count_row(name, description),
@@ -124,15 +135,32 @@ def probe(traced, source, *, seed: int, draws: int, out):
     plots.append(real_plots.plot_signal(profile, init_profile, out / "signal.png", name,
                                         signal.verdict))
     rows.append(signal)
-    n = len(traced.blocks)
-    study = lesion_study(traced, list(range(1, min(n, 4) + 1)), draws, generator)
-    lesion = real_rows.lesion_row(name, study, "lesions.png")
-    plots.append(real_plots.plot_lesions(study, out / "lesions.png", name, lesion.verdict))
+    lesion = lesion_verdict(traced, name, seed=seed, draws=draws, max_m=4)
+    plots.append(real_plots.plot_lesions(lesion.details, out / "lesions.png", name,
+                                         lesion.verdict))
     rows.append(lesion)
-    notes = list(traced.captured.notes)
     d1 = d1_insertion(traced, generator)
     if d1 is None:
-        notes.append("D1 does not apply: no block has a LayerNorm after its add (post-LN)")
+        reason = "D1 does not apply: no block has a LayerNorm after its add (post-LN)"
+        notes.append(reason)
+        rows += real_rows.skipped_rows(name, reason, [
+            ("D1", "exact", "a zero-initialised block preserves the output")])
     else:
         rows.append(real_rows.d1_row(name, d1))
     return rows, plots, notes
+
+
+def lesion_verdict(traced, name: str, *, seed: int, draws: int, max_m: int):
+    """The one lesion row of a model, shared by ``probe`` and ``lesion``: deletion sets drawn
+    from their own generator seeded ``seed`` (so both commands draw the same sets), m = 1 ..
+    min(n, max_m), ``draws`` sets per m; the row's details hold the study and the statistic's
+    standard error over the draws."""
+    import torch
+
+    from numerics.real.probes import lesion_study
+    from resdepth.real import rows as real_rows
+
+    n = len(traced.blocks)
+    study = lesion_study(traced, list(range(1, min(n, max_m) + 1)), draws,
+                         torch.Generator().manual_seed(seed))
+    return real_rows.lesion_row(name, study, "lesions.png")

@@ -64,6 +64,12 @@ class Budget(Mapping):
 
 _R1_QUICK_DEPTHS = (1, 2, 3, 8, 64, 200)
 
+D5_SCALES = (0.0, 0.1, 0.2, 0.4, 1.0)
+"""D5's planted scales s (issue 21): s = 0 (the old model is the teacher), three small ones
+toward the split test's detection threshold (D2's power row detects half of the time at
+s = 0.166 with m ~ 33; D5's points have m = 256; each point's row reports the Stouffer z) and
+s = 1; the full budget adds s = 2."""
+
 BUDGETS: dict[str, dict[str, dict]] = {
     "R1": {
         "quick": {"symbolic_depths": (1, 4, 8, 12), "numeric_depths": (4, 8, 12),
@@ -141,12 +147,12 @@ BUDGETS: dict[str, dict[str, dict]] = {
         "full": {"reps": 100, "n_pop": 200000, "n_pilot": 50000, "cap": 2**17},
     },
     "D5": {
-        "quick": {"seeds": 3, "points": tuple((2, 8, 256, s) for s in (0.0, 1.0)), "extra": 5,
+        "quick": {"seeds": 3, "points": tuple((2, 8, 256, s) for s in D5_SCALES), "extra": 5,
                   "n_test": 2048},
         "full": {"seeds": 5,
                  "points": tuple((*shape, s) for shape in ((2, 8, 256), (2, 8, 1024),
                                                            (2, 16, 256), (3, 8, 256))
-                                 for s in (0.0, 2.0)),
+                                 for s in D5_SCALES + (2.0,)),
                  "extra": 10, "n_test": 2048},
     },
 }

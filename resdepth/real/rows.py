@@ -13,10 +13,40 @@ import torch
 from resdepth.engine.policy import EXACT_TOL_REAL as EXACT_TOL
 from resdepth.engine.rows import CheckResult, Criterion, Power, count_power, exact_power, row_error
 
-__all__ = ["EXACT_TOL", "count_row", "d1_row", "enumeration_row", "jacobian_row", "lesion_row",
-           "signal_row", "sum_row"]
+__all__ = ["EXACT_TOL", "count_row", "d1_row", "degenerate_reason", "enumeration_row",
+           "jacobian_row", "lesion_row", "signal_row", "skipped_rows", "sum_row"]
 
 UNEXPLAINED = 0.5
+
+ZERO_EFFECT = 1e-12
+"""A lesion effect |1 - kept| or a signal-law gap below this is no effect: the branches are
+(numerically) zero on these inputs, and a row judged on it would divide 0 by 0 (issue 21)."""
+
+
+def degenerate_reason(model, output) -> str | None:
+    """Why the theory rows cannot be judged on this model, or None: non-finite parameters or
+    buffers (counted), or a non-finite output (counted). A NaN/inf weight makes every identity's
+    error NaN, which is no evidence against the theory (issue 21)."""
+    import torch
+
+    bad = {name: int((~torch.isfinite(p)).sum()) for name, p in
+           list(model.named_parameters()) + list(model.named_buffers())
+           if p.is_floating_point() and not bool(torch.isfinite(p).all())}
+    if bad:
+        listed = ", ".join(f"{k} ({v})" for k, v in list(bad.items())[:3])
+        return (f"the model has non-finite weights: {sum(bad.values())} entries in "
+                f"{len(bad)} tensors ({listed}{', ...' if len(bad) > 3 else ''})")
+    if not bool(torch.isfinite(output).all()):
+        count = int((~torch.isfinite(output)).sum())
+        return (f"the model's output is non-finite at {count} of {output.numel()} entries "
+                "(finite weights: an overflow in the forward pass)")
+    return None
+
+
+def skipped_rows(name: str, reason: str, labels) -> list[CheckResult]:
+    """One ``skipped`` row per (label, kind, what) in ``labels``, each carrying ``reason``."""
+    return [row_error(label, kind, f"{name}: {what}", "skipped", reason)
+            for label, kind, what in labels]
 
 
 def _poly_counts(description: dict) -> list[int]:
@@ -111,17 +141,33 @@ def jacobian_row(name: str, result: dict) -> CheckResult:
 
 def signal_row(name: str, profile: dict, label: str, init_profile: dict | None,
                plot: str | None) -> CheckResult:
-    """S2/S3: the stream's energy grows block by block as for branches orthogonal to it."""
-    gap = profile["log_aligned"] - profile["log_orthogonal"]
-    distance = abs(profile["log_measured"] - profile["log_orthogonal"])
-    details = dict(profile)
-    if init_profile is not None:
-        details["at_init"] = init_profile
+    """S2/S3: the stream's energy grows block by block as for branches orthogonal to it.
+
+    S2 and S3 are statements about random initialisation, so the row is judged on
+    ``init_profile`` (the same architecture at initialisation: the user's init weights or the
+    model re-initialised) when there is one; the given weights' profile, trained or not, is
+    reported in details, never judged (issue 21). A profile whose branches are exactly zero
+    (gap between the orthogonal and aligned laws below :data:`ZERO_EFFECT`) has nothing to
+    judge: the row is skipped with that reason."""
+    judged = init_profile if init_profile is not None else profile
+    where = "at initialisation" if init_profile is not None else "the given weights"
+    gap = judged["log_aligned"] - judged["log_orthogonal"]
+    claim = (f"{name} ({where}; the given weights' profile in details): prod_i ||s_i + "
+             "f_i||^2/||s_i||^2 follows S2's orthogonal-branch law prod (1 + lam_i^2) with the "
+             "measured effective lam_i, closer than to the aligned law prod (1 + lam_i)^2 "
+             f"(S4 regime: {judged['regime']['regime']})")
+    details = dict(judged)
+    details["given_weights"] = profile
+    if not (math.isfinite(gap) and gap > ZERO_EFFECT):
+        return CheckResult(label, claim, "empirical", None, None, None, verdict="skipped",
+                           reason=f"no branch contributes {where} (largest branch/skip ratio "
+                           f"{max(judged['branch_to_skip'], default=0.0):.3g}): the orthogonal "
+                           "and aligned laws coincide, there is nothing to judge",
+                           details=details, plot=plot)
+    distance = abs(judged["log_measured"] - judged["log_orthogonal"])
     return CheckResult(
-        label, f"{name}: prod_i ||s_i + f_i||^2/||s_i||^2 follows S2's orthogonal-branch law "
-        "prod (1 + lam_i^2) with the measured effective lam_i, closer than to the aligned law "
-        f"prod (1 + lam_i)^2 (S4 regime: {profile['regime']['regime']})", "empirical",
-        math.exp(profile["log_orthogonal"]), math.exp(profile["log_measured"]), distance,
+        label, claim, "empirical", math.exp(judged["log_orthogonal"]),
+        math.exp(judged["log_measured"]), distance,
         Criterion("|log measured - log orthogonal|", "<", gap / 2),
         Power("the aligned law (1 + lam_i)^2: its log-distance from the orthogonal law", gap,
               ">=", 0.05), details=details, plot=plot)
@@ -130,22 +176,35 @@ def signal_row(name: str, profile: dict, label: str, init_profile: dict | None,
 def lesion_row(name: str, study: dict, plot: str | None) -> CheckResult:
     """Veit's lesions: the kept share after m random deletions against the spectrum's
     prediction sum_k C(n-m,k)/C(n,k) s_k; informative when a uniform law over paths,
-    (1 + B)^(-m), would have missed by more than the criterion allows."""
-    unexplained, power = [], []
-    for point in study["curve"]:
-        effect = max(abs(1 - point["kept_predicted"]), 1e-300)
+    (1 + B)^(-m), would have missed by more than the criterion allows. The statistic's
+    standard error (the deletion draws' SE over the effect at the deciding m) is in details;
+    a model whose lesions change nothing (effect below :data:`ZERO_EFFECT` at every m: its
+    branches are zero) gives a skipped row, not 0/0."""
+    claim = (f"{name}: Veit lesions (delete m random blocks, keep the skips): the kept share "
+             "<out', out>/||out||^2 follows the frozen-gate spectrum's sum_k C(n-m,k)/C(n,k) s_k")
+    effects = [abs(1 - p["kept_predicted"]) for p in study["curve"]]
+    measured = [abs(1 - p["kept_measured"]) for p in study["curve"]]
+    if max(effects + measured) <= ZERO_EFFECT:
+        return CheckResult("R2", claim, "empirical", None, None, None, verdict="skipped",
+                           reason=f"deleting blocks changes nothing (largest predicted effect "
+                           f"{max(effects):.3g}, measured {max(measured):.3g}): the branches "
+                           "are zero on these inputs, so there is no lesion effect to explain",
+                           details=study, plot=plot)
+    unexplained, power, ses = [], [], []
+    for point, effect in zip(study["curve"], effects, strict=True):
+        effect = max(effect, ZERO_EFFECT)
         miss = abs(point["kept_measured"] - point["kept_predicted"])
         unexplained.append(max(0.0, miss - 2 * point["kept_measured_se"]) / effect)
         power.append(abs(point["kept_uniform"] - point["kept_predicted"]) / effect)
-    statistic = max(unexplained)
+        ses.append(point["kept_measured_se"] / effect)
+    worst = max(range(len(unexplained)), key=unexplained.__getitem__)
+    details = {**study, "statistic_se": ses[worst], "deciding_m": study["curve"][worst]["m"]}
     return CheckResult(
-        "R2", f"{name}: Veit lesions (delete m random blocks, keep the skips): the kept share "
-        "<out', out>/||out||^2 follows the frozen-gate spectrum's sum_k C(n-m,k)/C(n,k) s_k",
-        "empirical", study["curve"][-1]["kept_predicted"], study["curve"][-1]["kept_measured"],
-        statistic, Criterion("unexplained share of the lesion effect (beyond 2 SE)", "<",
-                             UNEXPLAINED),
+        "R2", claim, "empirical", study["curve"][-1]["kept_predicted"],
+        study["curve"][-1]["kept_measured"], unexplained[worst],
+        Criterion("unexplained share of the lesion effect (beyond 2 SE)", "<", UNEXPLAINED),
         Power("a uniform law over paths, (1 + B)^(-m): its miss over the effect", min(power),
-              ">=", UNEXPLAINED), details=study, plot=plot)
+              ">=", UNEXPLAINED), details=details, plot=plot)
 
 
 def d1_row(name: str, result: dict) -> CheckResult:

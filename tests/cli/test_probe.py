@@ -84,10 +84,13 @@ def test_probe_writes_report_rows_and_plots_for_a_resnet(capsys, user, tmp_path)
     document = json.loads((out / "results.json").read_text())
     rows = {(r["label"], r["claim"].split(": ", 1)[1][:20]): r for r in document["rows"]}
     verdicts = {r["label"]: r["verdict"] for r in document["rows"] if r["kind"] == "exact"}
-    assert verdicts == {"R4": "pass", "R2": "pass", "R5": "pass"}
+    assert verdicts == {"R4": "pass", "R2": "pass", "R5": "pass", "D1": "skipped"}
     assert code == (1 if any(r["verdict"] == "fail" for r in document["rows"]) else 0)
     assert {r["label"] for r in document["rows"]} >= {"R2", "R4", "R5", "S2"}
-    assert all(r["criterion"] and r["power"] for r in document["rows"])
+    assert all(r["criterion"] and r["power"] for r in document["rows"]
+               if r["verdict"] != "skipped")
+    assert [r["reason"] for r in document["rows"] if r["verdict"] == "skipped"] == [
+        "D1 does not apply: no block has a LayerNorm after its add (post-LN)"]
     assert len(rows) == len(document["rows"])
     for name in ("report.md", "signal.png", "spectrum.png", "lesions.png"):
         assert (out / name).stat().st_size > 0
@@ -112,7 +115,7 @@ def test_lesion_command_json(capsys, user):
     code = main(["lesion", "--model", f"{user}:resnet", "--inputs", f"{user}:images",
                  "--format", "json", "--draws", "2"])
     payload = json.loads(capsys.readouterr().out)
-    assert code == 0 and payload["blocks"] == 2
+    assert code == (1 if payload["verdict"] == "fail" else 0) and payload["blocks"] == 2
     assert [s["block"] for s in payload["singles"]] == [1, 2]
     assert payload["curve"][0]["kept_uniform"] == pytest.approx(0.5)
 

@@ -160,7 +160,9 @@ def test_R2_S6_probes_meet_their_models_on_the_run_device(tmp_path, monkeypatch)
 
 @pytest.mark.gpu
 def test_validate_quick_on_cuda_end_to_end(tmp_path):
-    """``resdepth validate --quick --device cuda``: every check runs; no row fails or raises."""
+    """``resdepth validate --quick --device cuda``: every check runs and none raises; the only
+    failing rows are THEORY's statements measured false (issue 21: D2's "misalignment falls
+    with width" along the model width d, D5 near the detection threshold)."""
     done = subprocess.run([sys.executable, "-m", "resdepth", "validate", "--quick", "--device",
                            "cuda", "--out", str(tmp_path / "out")], capture_output=True,
                           text=True, timeout=1800)
@@ -169,4 +171,6 @@ def test_validate_quick_on_cuda_end_to_end(tmp_path):
     assert json.loads((tmp_path / "out" / "results.json").read_text())["meta"]["device"] == "cuda"
     failed = [(row["label"], row["claim"], row["reason"]) for row in rows
               if row["verdict"] in ("fail", "diverged")]
-    assert not failed and done.returncode == 0, failed
+    measured_false = [f for f in failed if f[0] in ("D2", "D5") and f[2] is None]
+    assert failed == measured_false, failed
+    assert done.returncode == (1 if failed else 0)

@@ -235,7 +235,17 @@ def test_R2_warning_names_the_error_and_the_condition_number():
     assert exact.warning is None and exact.condition() == pytest.approx(2e12)
     off = Spectrum(terms, terms.sum(0) * (1 + 1e-6))
     assert "exceeds the float64 exact tolerance" in off.warning
-    assert "2e+12" in off.warning
+    assert "2e+12" in off.warning and "cancel" in off.warning
+
+
+def test_R2_warning_names_non_finite_weights_and_a_coarse_dtype():
+    """Issue 21: a NaN term is not 'cancellation'; nor is float32 rounding."""
+    terms = torch.tensor([[[1.0, 0.0]], [[float("nan"), 1.0]]], dtype=torch.float64)
+    assert "non-finite" in Spectrum(terms, torch.tensor([[1.0, 1.0]],
+                                                        dtype=torch.float64)).warning
+    terms32 = torch.tensor([[[1.0, 0.0]], [[-1.0, 1e-3]]], dtype=torch.float32)
+    warning = Spectrum(terms32, terms32.sum(0) * (1 + 1e-6)).warning
+    assert "torch.float32" in warning and "cancel" not in warning
 
 
 @pytest.mark.gpu

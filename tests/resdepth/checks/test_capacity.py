@@ -49,7 +49,8 @@ def test_S6_a_wrong_product_fails_the_tight_case(monkeypatch):
 
 def test_S6_trained_rows_carry_criterion_power_and_gc(trained_context):
     rows = checks.s6_capacity(trained_context)
-    bound, length_trend, product_trend = rows
+    bound, length_trend, product_trend, length_route = rows
+    assert length_route.verdict == "pass" and length_route.power.value > 1e-3
     assert bound.criterion.holds(bound.statistic)  # no violation found
     assert bound.verdict == ("pass" if bound.statistic <= checks.SLACK_POWER else "inconclusive")
     assert bound.statistic > 0  # the product of spectral norms is loose on trained networks
@@ -61,7 +62,17 @@ def test_S6_trained_rows_carry_criterion_power_and_gc(trained_context):
         assert all(math.isfinite(v) and v > 0 for lam in gc.values()
                    for stage in lam.values() for v in stage[:1])
     assert (trained_context.out_dir / "S6_capacity.png").stat().st_size > 0
-    assert {row.plot for row in rows} == {"S6_capacity.png"}
+    assert {row.plot for row in rows[:3]} == {"S6_capacity.png"}
+
+
+def test_S6_length_route_row_fails_with_energy_fractions(trained_context, monkeypatch):
+    """Issue 21's survivor: mean_length from energy fractions undoes the signed shares; the
+    trend row cannot see it, the second route (d x_n/dt) can."""
+    from numerics.probes.spectrum import Spectrum
+
+    monkeypatch.setattr(Spectrum, "mean_length", Spectrum.mean_length_energy)
+    rows = checks.s6_capacity(trained_context)
+    assert rows[-1].verdict == "fail"
 
 
 def test_S6_a_diverged_run_gives_a_diverged_row():

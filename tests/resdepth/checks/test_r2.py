@@ -63,7 +63,8 @@ def test_R2_trained_rows_pass_and_draw_the_signed_spectrum(context, tmp_path):
         rows = r2.r2_trained(context)
     finally:
         context.out_dir = None
-    assert [row.verdict for row in rows] == ["pass", "pass"]
+    assert [row.verdict for row in rows] == ["pass"]
+    assert rows[0].details["max_abs_signed_share_sum_minus_1"] < 1e-9
     assert rows[0].plot == "R2_trained_spectrum.png"
     assert (tmp_path / rows[0].plot).stat().st_size > 0
     trained = rows[0].details["trained"]
@@ -111,6 +112,34 @@ def test_R2_enumeration_row_fails_with_a_wrong_power_of_lam(monkeypatch):
     monkeypatch.setattr(r2, "path_spectrum", extra_lam)
     rows = r2.r2_random_towers(CheckContext(quick=True))
     assert [row.verdict for row in rows] == ["fail", "fail", "fail"]
+
+
+def test_R2_generic_route_row_fails_with_D_doubled(monkeypatch):
+    """Issue 21's survivor: D doubled in the generic route's JVP keeps sum_k y_k = x_n exact
+    (c = f(x) - Dx absorbs it); only the scaling-derivative row sees the wrong lengths."""
+    from numerics.probes import spectrum as spectrum_module
+
+    right = spectrum_module._jvp
+    monkeypatch.setattr(spectrum_module, "_jvp", lambda branch, x, stack: 2 * right(branch, x,
+                                                                                   stack))
+    rows = r2.r2_random_towers(CheckContext(quick=True))
+    assert [row.verdict for row in rows] == ["pass", "pass", "fail"]
+    assert rows[2].details["generic_route"] > 0.1 and rows[2].details["mlp_route"] < 1e-9
+
+
+def test_R2_enumeration_row_fails_when_the_DP_misfiles_lengths(monkeypatch):
+    """Terms rotated by one length: the split still holds, the masked-pass oracle does not."""
+    right = r2.path_spectrum
+
+    def rotated(blocks, x0, **kwargs):
+        spectrum = right(blocks, x0, **kwargs)
+        terms = spectrum.terms.clone()
+        terms[1:] = terms[1:].roll(1, 0)
+        return Spectrum(terms, spectrum.output)
+
+    monkeypatch.setattr(r2, "path_spectrum", rotated)
+    rows = r2.r2_random_towers(CheckContext(quick=True))
+    assert [row.verdict for row in rows] == ["pass", "fail", "fail"]
 
 
 def test_R2_secant_row_fails_with_the_midpoint_rule(monkeypatch):

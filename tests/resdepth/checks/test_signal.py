@@ -23,8 +23,14 @@ def s3_runs():
     return checks.s3_runs(CheckContext(quick=True))
 
 
+def _by_construction(row) -> bool:
+    """An arithmetic row (issue 21): its criterion holds, its power is 'none: ...'."""
+    return (row.verdict == "inconclusive" and row.power.value is None
+            and row.power.alternative.startswith("none:") and row.criterion.holds(row.statistic))
+
+
 def _all_pass(rows):
-    assert rows and all(row.verdict == "pass" for row in rows), [
+    assert rows and all(row.verdict == "pass" or _by_construction(row) for row in rows), [
         (row.claim, row.statistic, row.power) for row in rows if row.verdict != "pass"]
 
 
