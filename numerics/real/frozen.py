@@ -27,6 +27,13 @@ from torch import fx
 from tqdm import tqdm
 
 from numerics.probes.spectrum import Spectrum
+from numerics.real.dtypes import (
+    Island,
+    exact_tolerance,
+    find_islands,
+    module_path,
+    promote_to_float64,
+)
 from numerics.real.frozen_rules import Lin, attention_pattern, frozen_node
 from numerics.real.residual_graph import (
     GATE_OPS,
@@ -52,6 +59,16 @@ class TracedModel:
     structure: Structure
     actual: dict
     output: torch.Tensor
+    islands: tuple = ()
+    eager_gap: float = 0.0
+
+    def exact_tol(self, base: float) -> float:
+        """The tolerance of an exact identity on this graph: ``base`` in float64, wider only
+        for the islands that stayed below float64 (:func:`numerics.real.dtypes.exact_tolerance`)."""
+        return exact_tolerance(base, list(self.islands))
+
+    def kept_islands(self) -> list:
+        return [i for i in self.islands if i.status == "kept"]
 
     @property
     def blocks(self) -> list:
@@ -81,17 +98,12 @@ class TracedModel:
         return points
 
 
-def _module_path(node: fx.Node) -> str:
-    stack = node.meta.get("nn_module_stack") or {}
-    return list(stack.values())[-1][0].removeprefix("model.") if stack else ""
-
-
 def _facts(captured: Captured, values: dict) -> GraphFacts:
     weights = {name for name, q in captured.params.items()
                if captured.constants[name].dim() >= 2}
     weighted, modules = set(), {}
     for node in captured.graph.nodes:
-        modules[node.name] = _module_path(node)
+        modules[node.name] = module_path(node)
         if node.op == "call_function" and any(a.name in weights for a in node.all_input_nodes):
             weighted.add(node.name)
     return GraphFacts(weighted, values, modules)
@@ -102,33 +114,56 @@ def _sink(graph: fx.Graph) -> fx.Node:
     return out[0] if isinstance(out, tuple | list) else out
 
 
+def _reproduce_tol(promoted: list[Island]) -> float:
+    """How far the float64 graph may sit from the eager model that ran the promoted islands
+    in their own precision: REPRODUCE_TOL, or 1e4 eps of the narrowest one (at most 0.1)."""
+    eps = [torch.finfo(getattr(torch, i.dtype)).eps for i in promoted
+           if i.dtype.startswith(("float", "bfloat"))]
+    return max([REPRODUCE_TOL] + [min(0.1, 1e4 * e) for e in eps])
+
+
 def trace_model(model, args: tuple = (), kwargs: dict | None = None, *,
-                output: str | None = None) -> TracedModel:
+                output: str | None = None, float64: bool = True) -> TracedModel:
     """Trace ``model(*args, **kwargs)`` (float64, eval mode, as given) and find its blocks.
 
-    Checks that the traced graph reproduces the model's own output to ``REPRODUCE_TOL``
-    (relative); raises ``ValueError`` with one line otherwise, for a model without residual
-    blocks, and for constructs the tracer cannot follow.
+    With ``float64`` (the default) the graph is promoted to float64 end to end
+    (:func:`numerics.real.dtypes.promote_to_float64`: casts to float32, float32 buffers and
+    constants, ``softmax(dtype=float32)``), and ``output`` is the promoted graph's own forward
+    pass; ``eager_gap`` is its relative distance from the model's eager output (which ran the
+    islands in their own precision), required below ``REPRODUCE_TOL`` (or, with islands
+    promoted, 1e4 eps of the narrowest, at most 0.1). ``islands`` lists the promoted places
+    and those still below float64 on the stream (kept). Raises ``ValueError`` with one line
+    when the graph does not reproduce the model, for a model without residual blocks, and for
+    constructs the tracer cannot follow.
     """
     kwargs = dict(kwargs or {})
     with torch.no_grad():
         eager = select_output(model(*args, **kwargs), output)[0]
         captured = capture(model, args, kwargs, output=output)
+        promoted = promote_to_float64(captured.graph, captured.constants,
+                                      names=captured.params) if float64 else []
         actual = run_graph(captured)
     sink = _sink(captured.graph)
     traced_out = actual[sink.name]
     scale = eager.norm().clamp_min(torch.finfo(eager.dtype).tiny)
-    if traced_out.shape != eager.shape or (traced_out - eager).norm() / scale > REPRODUCE_TOL:
+    gap = float((traced_out.to(eager.dtype) - eager).norm() / scale) \
+        if traced_out.shape == eager.shape else float("inf")
+    if gap > _reproduce_tol(promoted):
         raise ValueError(f"the traced graph of {captured.model_name} does not reproduce its "
                          "output (a construct the tracer recorded as a constant?)")
     if captured.method.startswith("torch.fx"):
-        _check_inputs_still_flow(model, args, kwargs, output, captured)
+        _check_inputs_still_flow(model, args, kwargs, output, captured,
+                                 max(1e-10, _reproduce_tol(promoted)))
     structure = find_structure(captured.graph, captured.node(captured.source), sink,
                                _facts(captured, actual))
-    return TracedModel(captured, structure, actual, eager)
+    first = structure.block_positions()[0]
+    on = {n.name for p in structure.pieces[first:] for n in p.nodes}
+    kept = find_islands(captured.graph, actual, on)
+    return TracedModel(captured, structure, actual, traced_out, tuple(promoted + kept), gap)
 
 
-def _check_inputs_still_flow(model, args, kwargs, output, captured: Captured) -> None:
+def _check_inputs_still_flow(model, args, kwargs, output, captured: Captured,
+                             tol: float = 1e-10) -> None:
     """make_fx records as a constant whatever the model computes outside torch (numpy, say):
     nudge the floating inputs and require the graph to follow the model."""
     generator = torch.Generator().manual_seed(0)
@@ -145,7 +180,7 @@ def _check_inputs_still_flow(model, args, kwargs, output, captured: Captured) ->
         leaves = [v for v in (*args2, *kwargs2.values()) if isinstance(v, torch.Tensor)]
         moved = Captured(**{**captured.__dict__, "inputs": dict(zip(captured.inputs, leaves))})
         traced = run_graph(moved)[_sink(captured.graph).name]
-    if (traced - eager).norm() > 1e-10 * eager.norm():
+    if (traced.to(eager.dtype) - eager).norm() > tol * eager.norm():
         raise ValueError(f"cannot trace {captured.model_name}: it computes part of its output "
                          "outside torch (numpy or Python numbers), which the tracer can only "
                          "record as a constant")

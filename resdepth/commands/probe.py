@@ -84,6 +84,7 @@ def _meta(traced, source, args, started) -> dict:
             "wall_time_s": wall, "check_wall_time_s": {"probe": wall}, "model": source.name,
             "inputs": source.inputs_text, "output": args.output or "first tensor output",
             "tracer": traced.captured.method, "blocks": len(traced.blocks),
+            "dtype_islands": [i.describe() for i in traced.islands],
             "gates": traced.gates(), "device": str(traced.x0.device), "seed": args.seed,
             "description": json.loads(json.dumps(traced_description(traced), default=str))}
 
@@ -109,15 +110,17 @@ def probe(traced, source, *, seed: int, draws: int, out):
     description = traced_description(traced)
     spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
     gates = frozen_gate_summary(traced)
+    tol = traced.exact_tol(real_rows.EXACT_TOL)
     rows = [real_rows.count_row(name, description),
-            real_rows.sum_row(name, spectrum, gates, description),
+            real_rows.sum_row(name, spectrum, gates, description, tol),
             real_rows.enumeration_row(name, traced, spectrum),
-            real_rows.jacobian_row(name, jacobian_check(traced, generator))]
+            real_rows.jacobian_row(name, jacobian_check(traced, generator), tol)]
     plots = [real_plots.plot_spectrum_shares(spectrum, out / "spectrum.png", name)]
     profile = signal_profile(traced)
     init_model = source.init_model or reinitialised(source.model, seed)
     init_profile = signal_profile(trace(type(source)(init_model, source.args, source.kwargs,
-                                                     name, source.inputs_text)))
+                                                     name, source.inputs_text,
+                                                     float64=source.float64)))
     plots.append(real_plots.plot_signal(profile, init_profile, out / "signal.png", name))
     label = "S3" if _has_layer_norm(traced) else "S2"
     rows.append(real_rows.signal_row(name, profile, label, init_profile, plots[-1]))
@@ -126,13 +129,30 @@ def probe(traced, source, *, seed: int, draws: int, out):
     lesion = real_rows.lesion_row(name, study, "lesions.png")
     plots.append(real_plots.plot_lesions(study, out / "lesions.png", name, lesion.verdict))
     rows.append(lesion)
-    notes = list(traced.captured.notes)
+    notes = list(traced.captured.notes) + island_notes(traced)
     d1 = d1_insertion(traced, generator)
     if d1 is None:
         notes.append("D1 does not apply: no block has a LayerNorm after its add (post-LN)")
     else:
         rows.append(real_rows.d1_row(name, d1))
     return rows, plots, notes
+
+
+def island_notes(traced) -> list[str]:
+    """One note per kind of dtype island: promoted to float64, or kept (and the tolerance)."""
+    from numerics.real.dtypes import summarise
+
+    notes = []
+    promoted = [i for i in traced.islands if i.status == "promoted"]
+    if promoted:
+        notes.append(f"float64 end to end: {len(promoted)} place(s) that computed below "
+                     f"float64 were promoted (eager output differs by {traced.eager_gap:.1e} "
+                     "relative): " + "; ".join(summarise(promoted)))
+    kept = traced.kept_islands()
+    if kept:
+        notes.append(f"dtype islands kept below float64 (exact rows' tolerance "
+                     f"{traced.exact_tol(1e-10):.1e}): " + "; ".join(summarise(kept)))
+    return notes
 
 
 def _has_layer_norm(traced) -> bool:
@@ -144,30 +164,16 @@ def _has_layer_norm(traced) -> bool:
 
 
 def frozen_gate_summary(traced) -> list[dict]:
-    """What was frozen: per gate kind, the convention and how many operations."""
-    from numerics.real.frozen_rules import ATTENTION, NORMS, SECANT, SELECTIONS, base_name
+    """What was frozen: per rule, how many operations, which ops and module paths
+    (:func:`numerics.real.gates.frozen_gates`)."""
+    from numerics.real.gates import frozen_gates
 
-    kinds = {}
-    for piece in traced.chain:
-        for node in piece.nodes:
-            if node.op != "call_function":
-                continue
-            op = base_name(node)
-            if op == "relu":
-                key = "relu mask (R2 exactly)"
-            elif op == "gelu":
-                key = "gelu: Phi(z) frozen in z Phi(z)"
-            elif op in SECANT:
-                key = f"{op}: secant slope (phi(z) - phi(0))/z frozen"
-            elif op in NORMS:
-                key = f"{op}: 1/sigma frozen (centring and affine kept)"
-            elif op in SELECTIONS:
-                key = f"{op}: argmax frozen"
-            elif op in ATTENTION:
-                key = "attention: softmax pattern frozen"
-            elif op in ("batch_norm", "_native_batch_norm_legit_no_training"):
-                key = "batch_norm (eval): affine, nothing frozen"
-            else:
-                continue
-            kinds[key] = kinds.get(key, 0) + 1
-    return [{"gate": k, "count": v} for k, v in kinds.items()]
+    kinds: dict = {}
+    for gate in frozen_gates(traced.chain):
+        row = kinds.setdefault(gate["rule"], {"gate": gate["rule"], "count": 0, "ops": [],
+                                              "modules": []})
+        row["count"] += 1
+        for key, value in (("ops", gate["op"]), ("modules", gate["module"])):
+            if value and value not in row[key]:
+                row[key].append(value)
+    return list(kinds.values())

@@ -163,6 +163,7 @@ def _tower_config(args) -> ModelConfig:
 
 
 def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
+    from numerics.real.dtypes import summarise
     from numerics.real.frozen import frozen_spectrum
     from resdepth.commands.probe import frozen_gate_summary
     from resdepth.real.models import traced_description
@@ -177,7 +178,8 @@ def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
         "energy_shares": spectrum.energy_fractions(),
         "cross_term_fraction": spectrum.cross_term_fraction(),
         "mean_path_length": spectrum.mean_length(), "gates": frozen_gate_summary(traced),
-        "warning": _warning(spectrum, error),
+        "dtype_islands": summarise(traced.islands), "exact_tol": traced.exact_tol(EXACT_TOL),
+        "warning": _warning(spectrum, error) if error > traced.exact_tol(EXACT_TOL) else None,
     }
 
 

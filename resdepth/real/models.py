@@ -42,6 +42,10 @@ def add_model_options(parser, *, inputs_required_text: str = "") -> None:
                             "`resdepth train --out` wrote)")
     group.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                        help="auto takes CUDA when present (default)")
+    group.add_argument("--keep-dtypes", action="store_true",
+                       help="keep the model's own float32 islands (casts, float32 buffers, "
+                            "softmax(dtype=float32)) instead of promoting the traced graph to "
+                            "float64; exact rows then use a tolerance derived from them")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class RealSource:
     name: str
     inputs_text: str
     init_model: object | None = None
+    float64: bool = True
 
 
 def _import_callable(text: str, option: str):
@@ -186,7 +191,8 @@ def load_source(args, *, need_inputs: bool = True, batch: int = 64) -> RealSourc
     if init is not None:
         init = init.to(device=device, dtype=torch.float64).eval()
     positional, keywords = prepare_inputs(*inputs, device, batch)
-    return RealSource(model, positional, keywords, name, text, init)
+    return RealSource(model, positional, keywords, name, text, init,
+                      not getattr(args, "keep_dtypes", False))
 
 
 def trace(source: RealSource, output: str | None = None):
@@ -196,7 +202,8 @@ def trace(source: RealSource, output: str | None = None):
     from numerics.real.frozen import trace_model
 
     try:
-        return trace_model(source.model, source.args, source.kwargs, output=output)
+        return trace_model(source.model, source.args, source.kwargs, output=output,
+                           float64=source.float64)
     except (ValueError, TypeError) as exc:
         raise ResdepthError(str(exc).splitlines()[0]) from None
     except (RuntimeError, IndexError, KeyError, torch.cuda.OutOfMemoryError) as exc:

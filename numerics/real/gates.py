@@ -1,0 +1,140 @@
+"""Which gates the frozen-gate decomposition froze, by operation and module path (R2).
+
+:mod:`numerics.real.frozen_rules` computes each piece's frozen map node by node; this module
+replays the same rules on the graph alone (no values) to say where a gate was frozen. A node is
+*linear* when one of its arguments is linear and its rule passes linearity on (affine maps,
+products in their kept factor, activations by their frozen slope, normalisations by their
+frozen 1/sigma); it is *live* when its linear value reaches the piece's outputs. A frozen gate
+is then:
+
+- an activation, normalisation, selection or attention on a live path (its slope, 1/sigma,
+  argmax or softmax pattern frozen);
+- a product of two linear factors on a live path (the factor that crossed more gates frozen as
+  a multiplier: SwiGLU's act(gate), a hand-written attention's pattern in P @ V);
+- an operation with no linear rule (``softmax``, ``rsqrt``, comparisons, ...) reached by the
+  stream whose value multiplies a live path (a hand-written softmax, RMSNorm's 1/rms).
+"""
+
+from torch import fx
+
+from numerics.real.dtypes import module_path
+from numerics.real.frozen_rules import (
+    ATTENTION,
+    GATES,
+    NORMS,
+    PRODUCTS,
+    SECANT,
+    SELECTIONS,
+    base_name,
+)
+
+__all__ = ["frozen_gates", "gate_rule"]
+
+_NO_GATE = {"_assert_tensor_metadata", "sym_size", "item", "_local_scalar_dense", "zeros_like",
+            "ones_like", "full_like", "empty_like", "new_zeros", "new_ones", "new_full",
+            "new_empty", "scalar_tensor"}
+
+
+def gate_rule(op: str, kind: str) -> str:
+    """The convention under which a gate of operation ``op`` was frozen."""
+    if op == "relu":
+        return "relu mask (R2 exactly)"
+    if op == "gelu":
+        return "gelu: Phi(z) frozen in z Phi(z)"
+    if kind == "secant":
+        return f"{op}: secant slope (phi(z) - phi(0))/z frozen"
+    if kind == "norm":
+        return f"{op}: 1/sigma frozen (centring and affine kept)"
+    if kind == "selection":
+        return f"{op}: argmax frozen"
+    if kind == "attention":
+        return "attention: softmax pattern frozen"
+    if kind == "product":
+        return f"{op}: one factor frozen as a multiplier (the one through more gates)"
+    if op in ("softmax", "_softmax", "log_softmax", "_log_softmax"):
+        return f"{op}: pattern frozen (written out)"
+    if op in ("rsqrt", "sqrt", "reciprocal", "var", "std", "norm", "linalg_vector_norm"):
+        return f"{op}: frozen at its value (a normalisation's 1/scale written out)"
+    return f"{op}: frozen at its value"
+
+
+def _piece_gates(piece) -> list[tuple[fx.Node, str]]:
+    linear = {piece.start: 0}
+    carried: dict = {}  # node -> the linear arguments its value is linear in
+    constant_from_stream: set = set()
+    found = []
+    for node in piece.nodes:
+        ins = [a for a in node.all_input_nodes if a in linear]
+        from_stream = [a for a in node.all_input_nodes if a in constant_from_stream]
+        op = base_name(node) if node.op == "call_function" else ""
+        if not ins:
+            if from_stream:
+                constant_from_stream.add(node)
+            continue
+        depth = max(linear[a] for a in ins)
+        if op in GATES:
+            if op not in _NO_GATE:
+                found.append((node, "value"))
+            constant_from_stream.add(node)
+            continue
+        kind, keep = "", ins
+        if op in SECANT:
+            kind, depth = "secant", depth + 1
+        elif op in NORMS:
+            kind, depth = "norm", depth + 1
+        elif op in SELECTIONS:
+            kind, depth = "selection", depth + 1
+        elif op in ATTENTION:
+            v = node.args[2] if len(node.args) > 2 else None
+            kind, keep = "attention", [v] if v in linear else []
+            depth += 1
+        elif (op in PRODUCTS or op == "einsum") and len(set(ins)) > 1:
+            kept = min(ins, key=lambda a: (linear[a], list(node.all_input_nodes).index(a)))
+            kind, keep, depth = "product", [kept], linear[kept]
+        elif op in ("div", "true_divide") and len(node.args) > 1 and node.args[1] in linear:
+            kind, keep = "product", [a for a in ins if a is not node.args[1]]
+        if not keep:
+            constant_from_stream.add(node)
+            continue
+        linear[node], carried[node] = depth, keep
+        if kind:
+            found.append((node, kind))
+    ends = [piece.end] if piece.kind == "plain" else [t.node for t in piece.terms]
+    live, todo = set(), [e for e in ends if e in linear]
+    while todo:
+        node = todo.pop()
+        if node not in live:
+            live.add(node)
+            todo.extend(carried.get(node, []))
+    gates = []
+    for node, kind in found:
+        if kind != "value" and node in live:
+            gates.append((node, kind))
+        elif kind == "value" and _feeds(node, live, piece):
+            gates.append((node, kind))
+    return gates
+
+
+def _feeds(gate: fx.Node, live: set, piece) -> bool:
+    """Whether the value of ``gate`` reaches a live node through non-linear values."""
+    inside, todo, seen = set(piece.nodes), [gate], set()
+    while todo:
+        node = todo.pop()
+        for user in node.users:
+            if user in live:
+                return True
+            if user in inside and user not in seen:
+                seen.add(user)
+                todo.append(user)
+    return False
+
+
+def frozen_gates(chain: list) -> list[dict]:
+    """Every gate frozen in ``chain`` (the pieces of a traced model): op, module, rule, node."""
+    rows = []
+    for piece in chain:
+        for node, kind in _piece_gates(piece):
+            op = base_name(node)
+            rows.append({"op": op, "module": module_path(node), "rule": gate_rule(op, kind),
+                         "node": node.name})
+    return rows
