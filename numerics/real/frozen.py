@@ -44,7 +44,8 @@ from numerics.real.residual_graph import (
 )
 from numerics.real.tracing import Captured, capture, functional, run_graph, select_output
 
-__all__ = ["TracedModel", "enumerate_frozen_paths", "frozen_output", "frozen_spectrum",
+__all__ = ["TracedModel", "enumerate_frozen_paths", "frozen_output", "frozen_spectra",
+           "frozen_spectrum",
            "run_chain", "trace_model"]
 
 REPRODUCE_TOL = 1e-9
@@ -236,11 +237,24 @@ def frozen_spectrum(traced: TracedModel, *, progress: bool = False) -> Spectrum:
     ``terms[k]`` sums the paths through k branches (k = 0..n blocks); ``output`` is the model's
     own output, so :meth:`Spectrum.max_rel_error` measures the decomposition's exactness.
     """
+    return frozen_spectra(traced, progress=progress)[1]
+
+
+def frozen_spectra(traced: TracedModel, *, progress: bool = False) -> tuple[Spectrum, Spectrum]:
+    """(stream, output): the spectrum of the stream right after the last block's sum (and its
+    gate) and that of the decomposed output, from one pass of the dynamic programme. For a
+    language model the second is the first carried through the frozen final norm and the
+    unembedding: the logits by path length."""
     stack, flags = traced.x0.unsqueeze(0), traced.x0.new_ones(1)
+    last = _after_gate(traced, len(traced.blocks) - 1)
+    stream = None
     with torch.no_grad():
-        for fp in tqdm(_frozen_pieces(traced), desc="frozen spectrum", disable=not progress):
+        pieces = _frozen_pieces(traced)
+        for index, fp in enumerate(tqdm(pieces, desc="frozen spectrum", disable=not progress)):
             stack, flags = _step(fp, stack, flags)
-    return Spectrum(stack, traced.output)
+            if index == last:
+                stream = Spectrum(stack, traced.actual[fp.piece.end.name])
+    return stream, Spectrum(stack, traced.output)
 
 
 def frozen_output(traced: TracedModel, deleted=()) -> torch.Tensor:
