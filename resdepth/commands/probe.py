@@ -99,6 +99,7 @@ def probe(traced, source, *, seed: int, draws: int, out):
         jacobian_check,
         lesion_study,
         reinitialised,
+        reweighted,
         signal_profile,
     )
     from resdepth.real import plots as real_plots
@@ -118,14 +119,17 @@ def probe(traced, source, *, seed: int, draws: int, out):
     plots = [real_plots.plot_spectrum_shares(spectrum, out / "spectrum.png", name)]
     profile = signal_profile(traced)
     init_model = source.init_model or reinitialised(source.model, seed)
-    init_profile = signal_profile(trace(type(source)(init_model, source.args, source.kwargs,
-                                                     name, source.inputs_text,
-                                                     float64=source.float64)))
+    try:  # the same graph with the initial weights: no second trace
+        init_traced = reweighted(traced, init_model)
+    except KeyError:
+        init_traced = trace(type(source)(init_model, source.args, source.kwargs, name,
+                                         source.inputs_text, float64=source.float64))
+    init_profile = signal_profile(init_traced)
     plots.append(real_plots.plot_signal(profile, init_profile, out / "signal.png", name))
     label = "S3" if _has_layer_norm(traced) else "S2"
     rows.append(real_rows.signal_row(name, profile, label, init_profile, plots[-1]))
     n = len(traced.blocks)
-    study = lesion_study(traced, list(range(1, min(n, 4) + 1)), draws, generator)
+    study = lesion_study(traced, list(range(1, min(n, 4) + 1)), draws, generator, spectrum)
     lesion = real_rows.lesion_row(name, study, "lesions.png")
     plots.append(real_plots.plot_lesions(study, out / "lesions.png", name, lesion.verdict))
     rows.append(lesion)

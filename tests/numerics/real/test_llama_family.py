@@ -141,3 +141,28 @@ def test_R2_a_planted_float32_island_is_detected_and_named():
                      for b in (0, 1)]
     assert kept.exact_tol(1e-10) == pytest.approx(1e3 * torch.finfo(torch.float32).eps)
     assert 1e-12 < frozen_spectrum(kept).max_rel_error() <= kept.exact_tol(1e-10)
+
+
+def test_R2_batched_lesions_equal_one_pass_per_deletion_set(traced):
+    from numerics.real.frozen import frozen_output, run_chain
+    from numerics.real.lesions import lesioned_outputs
+
+    t = traced["qwen2"]
+    sets = [[0], [3], [1, 2], [0, 1, 2, 3], []]
+    measured, frozen = lesioned_outputs(t, sets, chunk=2)
+    for j, deleted in enumerate(sets):
+        assert torch.allclose(measured[j], run_chain(t, deleted=deleted), rtol=1e-12, atol=0)
+        assert torch.allclose(frozen[j], frozen_output(t, deleted=deleted), rtol=1e-12, atol=0)
+    assert not torch.allclose(measured[2], frozen[2], rtol=1e-6)  # gates do move
+
+
+def test_S2_init_profile_reuses_the_graph_with_initial_weights(traced):
+    from numerics.real.probes import reinitialised, reweighted, signal_profile
+
+    model, inputs = tiny_causal_lm("llama")
+    fresh = reinitialised(model, 0)
+    again = signal_profile(trace_model(fresh, inputs, output="logits"))
+    reused = signal_profile(reweighted(traced["llama"], fresh))
+    assert reused["effective_lam"] == pytest.approx(again["effective_lam"], rel=1e-12)
+    assert reused["effective_lam"] != pytest.approx(signal_profile(traced["llama"])[
+        "effective_lam"], rel=1e-3)
