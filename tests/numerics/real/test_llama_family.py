@@ -150,10 +150,13 @@ def test_R2_batched_lesions_equal_one_pass_per_deletion_set(traced):
     t = traced["qwen2"]
     sets = [[0], [3], [1, 2], [0, 1, 2, 3], []]
     measured, frozen = lesioned_outputs(t, sets, chunk=2)
+    def rel(a, b):
+        return float((a - b).norm() / b.norm())
+
     for j, deleted in enumerate(sets):
-        assert torch.allclose(measured[j], run_chain(t, deleted=deleted), rtol=1e-12, atol=0)
-        assert torch.allclose(frozen[j], frozen_output(t, deleted=deleted), rtol=1e-12, atol=0)
-    assert not torch.allclose(measured[2], frozen[2], rtol=1e-6)  # gates do move
+        assert rel(measured[j], run_chain(t, deleted=deleted).detach()) <= 1e-12
+        assert rel(frozen[j], frozen_output(t, deleted=deleted)) <= 1e-12
+    assert rel(measured[2], frozen[2]) > 1e-6  # the gates do move under a lesion
 
 
 def test_S2_init_profile_reuses_the_graph_with_initial_weights(traced):
