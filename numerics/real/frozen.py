@@ -100,13 +100,21 @@ class TracedModel:
 
 
 def _facts(captured: Captured, values: dict) -> GraphFacts:
+    """Weighted nodes: those with a weight among their inputs, a parameter of two or more
+    dimensions or a value computed from parameters alone (a standardised conv weight, a
+    weight-normalised matrix: StdConv, weight_norm)."""
     weights = {name for name, q in captured.params.items()
                if captured.constants[name].dim() >= 2}
     weighted, modules = set(), {}
     for node in captured.graph.nodes:
         modules[node.name] = module_path(node)
-        if node.op == "call_function" and any(a.name in weights for a in node.all_input_nodes):
+        if node.op != "call_function":
+            continue
+        ins = node.all_input_nodes
+        if any(a.name in weights for a in ins):
             weighted.add(node.name)
+            if all(a.name in captured.constants or a.name in weights for a in ins):
+                weights.add(node.name)  # computed from parameters alone: itself a weight
     return GraphFacts(weighted, values, modules)
 
 

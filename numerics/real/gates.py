@@ -20,6 +20,7 @@ from torch import fx
 from numerics.real.dtypes import module_path
 from numerics.real.frozen_rules import (
     ATTENTION,
+    FROZEN_ARGS,
     GATES,
     NORMS,
     PRODUCTS,
@@ -88,11 +89,17 @@ def _piece_gates(piece) -> list[tuple[fx.Node, str]]:
             v = node.args[2] if len(node.args) > 2 else None
             kind, keep = "attention", [v] if v in linear else []
             depth += 1
-        elif (op in PRODUCTS or op == "einsum") and len(set(ins)) > 1:
-            kept = min(ins, key=lambda a: (linear[a], list(node.all_input_nodes).index(a)))
-            kind, keep, depth = "product", [kept], linear[kept]
-        elif op in ("div", "true_divide") and len(node.args) > 1 and node.args[1] in linear:
-            kind, keep = "product", [a for a in ins if a is not node.args[1]]
+        elif op in FROZEN_ARGS and len(node.args) > FROZEN_ARGS[op] and \
+                node.args[FROZEN_ARGS[op]] in linear:
+            kind, keep = "product", [a for a in ins if a is not node.args[FROZEN_ARGS[op]]]
+        elif op in PRODUCTS or op == "einsum":
+            operands = list(node.args[1]) if op == "einsum" else \
+                [node.args[i] for i in PRODUCTS[op] if i < len(node.args)]
+            factors = [a for a in operands if a in linear]
+            if len(factors) > 1:
+                kept = min(factors, key=lambda a: (linear[a], factors.index(a)))
+                kind, depth = "product", linear[kept]
+                keep = [a for a in ins if a not in factors or a is kept]
         if not keep:
             constant_from_stream.add(node)
             continue

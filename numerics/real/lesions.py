@@ -15,13 +15,14 @@ lesions, as much as the spectrum's dynamic programme; ``chunk`` bounds the stack
 """
 
 import torch
+from tqdm import tqdm
 
 from numerics.real.frozen import TracedModel, _frozen_pieces, run_piece
 
 __all__ = ["lesioned_outputs"]
 
 
-def _run(traced: TracedModel, sets: list, step) -> torch.Tensor:
+def _run(traced: TracedModel, sets: list, step, desc: str = "") -> torch.Tensor:
     """Run the chain on the deletion sets, each joining the stack at its first deleted block
     (before it the lesioned stream is the actual one): sum_j (n - min D_j) block applications.
     ``step(index, piece, stack, keep)`` applies one piece to the active stack."""
@@ -30,7 +31,8 @@ def _run(traced: TracedModel, sets: list, step) -> torch.Tensor:
     active: list = []
     stack = None
     block = -1
-    for index, piece in enumerate(traced.chain):
+    bar = tqdm(traced.chain, desc=desc, disable=len(traced.blocks) < 32 or not desc)
+    for index, piece in enumerate(bar):
         if piece.kind == "block":
             block += 1
             joining = [j for j, f in enumerate(firsts) if f == block]
@@ -62,7 +64,7 @@ def _measured(traced: TracedModel, sets: list) -> torch.Tensor:
         outs = torch.func.vmap(outputs)(x)
         return outs[0] if keep is None else keep * outs[0] + (1 - keep) * outs[1]
 
-    return _run(traced, sets, step)
+    return _run(traced, sets, step, "lesions (gates recomputed)")
 
 
 def _frozen(traced: TracedModel, sets: list) -> torch.Tensor:
@@ -75,7 +77,7 @@ def _frozen(traced: TracedModel, sets: list) -> torch.Tensor:
             return outs[0]
         return sum(o if t.kind != "branch" else keep * o for t, o in zip(piece.terms, outs))
 
-    return _run(traced, sets, step)
+    return _run(traced, sets, step, "lesions (gates frozen)")
 
 
 def lesioned_outputs(traced: TracedModel, sets, *, chunk: int = 64

@@ -22,6 +22,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
 from numerics.real.frozen import TracedModel, frozen_spectrum, run_chain, run_piece
 
@@ -40,7 +41,7 @@ def jacobian_check(traced: TracedModel, generator: torch.Generator) -> dict:
     x0 = traced.x0
     u = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     x, tangent = x0, u
-    for piece in traced.chain:
+    for piece in tqdm(traced.chain, desc="R5 block Jacobians", disable=len(traced.blocks) < 32):
         names = [piece.end.name] if piece.kind == "plain" else [t.node.name for t in piece.terms]
 
         def outputs(z, piece=piece, names=names):

@@ -219,12 +219,12 @@ def _block(graph: nx.DiGraph, c: fx.Node, d: fx.Node, nodes: list, facts: GraphF
     segment = set(nodes) | {c}
     interiors = [(nx.ancestors(graph, t) | {t}) & segment - {c} for t in terms]
     weighted = [any(n.name in facts.weighted for n in inner) for inner in interiors]
+    chains = [_layer_depth(graph.subgraph(inner | {c}), c, t, facts)
+              for t, inner in zip(terms, interiors)]
     if any(t is c for t in terms):
         skip = terms.index(c)
-    elif not all(weighted):
-        skip = weighted.index(False)
-    else:
-        skip = min(range(len(terms)), key=lambda i: len(interiors[i]))
+    else:  # by structure: the shortest weight chain (then fewest operations), never a scalar
+        skip = min(range(len(terms)), key=lambda i: (chains[i], len(interiors[i]), i))
     block_module = facts.module_of.get(d.name, "")
     out = []
     for i, term in enumerate(terms):
