@@ -154,3 +154,74 @@ def test_an_op_without_a_rule_names_itself():
     with pytest.raises(ValueError, match=r"cannot follow aten\.sinc.* at module 0, "
                                          r"test_structure_ops\.py:\d+ `h = torch.sinc\(h\)`"):
         frozen_spectrum(t)
+
+
+class _Attn(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
+
+    def forward(self, q_in, kv_in):
+        a = torch.softmax(self.q(q_in) @ self.k(kv_in).transpose(-2, -1) / 4, -1)
+        return a @ self.v(kv_in)
+
+
+class ClassAttention(nn.Module):
+    """CaiT: self-attention blocks on the patch tokens, then a class token (a parameter)
+    updated by attention over [class token, patches]."""
+
+    def __init__(self, d=8):
+        super().__init__()
+        self.embed, self.cls = nn.Linear(3, d), nn.Parameter(torch.randn(1, 1, d))
+        self.sa = nn.ModuleList(_Attn(d) for _ in range(2))
+        self.ca = nn.ModuleList(_Attn(d) for _ in range(2))
+
+    def forward(self, x):
+        x = self.embed(x)
+        for block in self.sa:
+            x = x + block(x, x)
+        cls = self.cls.expand(x.shape[0], -1, -1)
+        for block in self.ca:
+            cls = cls + block(cls, torch.cat([cls, x], 1))
+        return cls[:, 0]
+
+
+class Decoder(nn.Module):
+    """Decoder blocks: self-attention, then cross-attention over an encoder output (an input)."""
+
+    def __init__(self, d=8):
+        super().__init__()
+        self.sa = nn.ModuleList(_Attn(d) for _ in range(2))
+        self.xa = nn.ModuleList(_Attn(d) for _ in range(2))
+
+    def forward(self, y, encoded):
+        for a, b in zip(self.sa, self.xa):
+            y = y + a(y, y)
+            y = y + b(y, encoded)
+        return y
+
+
+def test_R1_class_attention_second_stream_is_refused_in_one_line():
+    torch.manual_seed(3)
+    model = ClassAttention().double().eval()
+    with pytest.raises(ValueError, match=r"^a second residual stream: .* adds p_model_cls .*"
+                                         r"cannot be split by path length") as info:
+        trace_model(model, (torch.randn(2, 5, 3, dtype=torch.float64),))
+    assert "\n" not in str(info.value)
+
+
+def test_R2_cross_attention_reads_the_encoder_output_as_a_fixed_input():
+    torch.manual_seed(4)
+    model = Decoder().double().eval()
+    y, encoded = (torch.randn(2, 4, 8, dtype=torch.float64),
+                  torch.randn(2, 6, 8, dtype=torch.float64))
+    t = trace_model(model, (y, encoded))
+    assert len(t.blocks) == 4
+    assert any(n.startswith("second stream: the input") and "xa.0, xa.1" in n
+               for n in t.captured.notes)
+    spectrum = frozen_spectrum(t)
+    assert spectrum.max_rel_error() <= TOL and _dp_vs_enumeration(t) <= TOL
+    # a path through a cross-attention branch carries no stream after it: the encoder's part
+    # enters once, on the bias coordinate, so no path crosses both cross-attention blocks
+    # together with both self-attention blocks
+    assert spectrum.terms[4].abs().max() == 0
