@@ -145,3 +145,31 @@ def frozen_gates(chain: list) -> list[dict]:
             rows.append({"op": op, "module": module_path(node), "rule": gate_rule(op, kind),
                          "node": node.name})
     return rows
+
+
+_RULE_TEXT = [
+    ("linear", "PURE_LINEAR", "linear in its stream argument: applied to the path as is"),
+    ("affine", "AFFINE", "affine: A(v) + (t - 1) A(0), the constant part A(0) on the augmented "
+                         "coordinate"),
+    ("product", "PRODUCTS", "two stream factors: the one through more gates frozen as a "
+                            "multiplier (divisors, addcdiv's divisor and lerp's weight always)"),
+    ("secant", "SECANT", "activation phi(z) = phi(0) t + g z, the slope g frozen at the input "
+                         "(ReLU's mask, GELU's Phi, SiLU's sigmoid)"),
+    ("norm", "NORMS", "normalisation with 1/sigma (1/rms) frozen; centring and affine kept"),
+    ("selection", "SELECTIONS", "the argmax frozen: a linear selection"),
+    ("attention", "ATTENTION", "the softmax pattern frozen: A* V"),
+    ("shape only", "SHAPE_ONLY", "the second argument lends its shape only"),
+    ("gate value", "GATES", "no linear rule: frozen at its actual value where the stream "
+                            "reaches it (softmax, rsqrt, comparisons, ...)"),
+]
+
+
+def op_coverage() -> str:
+    """The Markdown table of every ATen operation (base name) with a frozen-gate rule."""
+    from numerics.real import frozen_rules
+
+    lines = ["| rule | what the decomposition does | operations |", "|---|---|---|"]
+    for kind, attr, text in _RULE_TEXT:
+        names = sorted(getattr(frozen_rules, attr))
+        lines.append(f"| {kind} | {text} | " + ", ".join(f"`{n}`" for n in names) + " |")
+    return "\n".join(lines) + "\n"
