@@ -225,3 +225,15 @@ def test_R2_cross_attention_reads_the_encoder_output_as_a_fixed_input():
     # enters once, on the bias coordinate, so no path crosses both cross-attention blocks
     # together with both self-attention blocks
     assert spectrum.terms[4].abs().max() == 0
+
+
+def test_docs_list_every_operation_with_a_rule():
+    from pathlib import Path
+
+    from numerics.real.gates import op_coverage
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "real_models.md").read_text()
+    table = text.split("<!-- op-coverage:begin -->\n")[1].split("<!-- op-coverage:end -->")[0]
+    assert table == op_coverage()
+    for op in ("addcmul", "addcdiv", "baddbmm", "einsum", "lerp", "rms_norm", "softmax"):
+        assert f"`{op}`" in table
