@@ -183,7 +183,9 @@ def _offset(node, args, kwargs, actual, cache):
     """A(0): the operation with every linear argument replaced by zeros (its constant part)."""
     if node.name not in cache:
         zero = _substitute((args, kwargs), lambda v: torch.zeros_like(actual_of(v, actual)))
-        cache[node.name] = functional(node)(*zero[0], **zero[1])
+        value = functional(node)(*zero[0], **zero[1])
+        zero_offset = isinstance(value, torch.Tensor) and not bool(value.ne(0).any())
+        cache[node.name] = None if zero_offset else value  # no constant part: nothing to add
     return cache[node.name]
 
 
@@ -197,6 +199,8 @@ def actual_of(value: Lin, actual: dict):
 
 
 def _add_offset(out, offset, t):
+    if offset is None:
+        return out
     if isinstance(out, tuple | list):
         return type(out)([_add_offset(o, f, t) if i == 0 else o
                           for i, (o, f) in enumerate(zip(out, offset))])

@@ -169,3 +169,14 @@ def test_S2_init_profile_reuses_the_graph_with_initial_weights(traced):
     assert reused["effective_lam"] == pytest.approx(again["effective_lam"], rel=1e-12)
     assert reused["effective_lam"] != pytest.approx(signal_profile(traced["llama"])[
         "effective_lam"], rel=1e-3)
+
+
+@pytest.mark.gpu
+def test_R2_llama_spectrum_runs_on_cuda_and_matches_the_cpu(traced):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    model, (ids,) = tiny_causal_lm("llama")
+    on_gpu = trace_model(model.to("cuda"), (ids.to("cuda"),), output="logits")
+    gpu, cpu = frozen_spectrum(on_gpu), frozen_spectrum(traced["llama"])
+    assert gpu.terms.device.type == "cuda" and gpu.max_rel_error() <= TOL
+    assert float((gpu.terms.cpu() - cpu.terms).norm() / cpu.terms.norm()) <= 1e-10
