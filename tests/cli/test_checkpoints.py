@@ -146,3 +146,30 @@ def test_non_causal_model_with_output_logits_gives_one_line(capsys, tmp_path):
     _tokenizer().save_pretrained(folder)
     err = _error(capsys, "--model", f"hf:{folder}", "--text", "the cat", "--output", "logits")
     assert "BertForMaskedLM is not one" in err
+
+
+def test_R2_kept_float32_islands_widen_the_exact_tolerance(capsys, hf_dir):
+    folder, _ = hf_dir
+    code, payload = _spectrum(capsys, "--model", f"hf:{folder}", "--text", TEXT,
+                              "--keep-dtypes")
+    assert code == 0, payload
+    assert payload["exact_tol"] == pytest.approx(1e3 * torch.finfo(torch.float32).eps)
+    assert any("input_layernorm" in i and "kept below float64" in i
+               for i in payload["dtype_islands"])
+    assert 1e-10 < payload["max_rel_error"] <= payload["exact_tol"]
+    assert payload["warning"] is None
+
+
+@pytest.mark.slow
+def test_R2_R5_probe_exact_rows_pass_in_float64_and_never_fail_on_kept_islands(hf_dir, tmp_path):
+    folder, _ = hf_dir
+    verdicts = {}
+    for flag in ([], ["--keep-dtypes"]):
+        out = tmp_path / ("kept" if flag else "promoted")
+        main(["probe", "--model", f"hf:{folder}", "--text", TEXT, *flag, "--out", str(out)])
+        rows = json.loads((out / "results.json").read_text())["rows"]
+        verdicts[bool(flag)] = [r["verdict"] for r in rows
+                                if r["kind"] == "exact" and r["label"] in ("R2", "R5")]
+    assert verdicts[False] == ["pass"] * 3
+    assert len(verdicts[True]) == 3 and "fail" not in verdicts[True]  # 1.2e-4: inconclusive
+    assert "kept below float64" in (tmp_path / "kept" / "report.md").read_text()
