@@ -2,6 +2,8 @@
 spectrum's cost over one forward pass for a ResNet-style CNN and a BERT-style encoder at two
 depths, side by side; for a tiny and a 30-layer d = 576 random Llama (float64, 16 tokens),
 tracing, the spectrum and each ``resdepth probe`` row in forward passes, and peak memory.
+Wall seconds and process CPU seconds are both given: on shared cores the CPU seconds (over the
+threads torch uses) say what an idle machine would take.
 
 The spectrum applies block i's frozen pieces to i + 1 stacked vectors (n(n+1)/2 block
 applications in all, batched by vmap over the stack), so its ratio to one forward pass grows
@@ -96,12 +98,16 @@ def _llama_rows(model, inputs, output=None) -> dict:
             model(*inputs)
 
     forward_s = best_time(forward, 3)
-    stages = {}
+    start_cpu = time.process_time()
+    forward()
+    forward_cpu = time.process_time() - start_cpu
+    stages, cpu = {}, {}
 
     def timed(name, fn):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         value = fn()
         stages[name] = time.perf_counter() - start
+        cpu[name] = time.process_time() - start_cpu
         return value
 
     traced = timed("trace", lambda: trace_model(model, inputs, output=output))
@@ -119,13 +125,16 @@ def _llama_rows(model, inputs, output=None) -> dict:
 
         timed("R2 enumeration", lambda: enumerate_frozen_paths(traced))
     figures = {"blocks": n, "forward_s": round(forward_s, 4),
+               "forward_cpu_s": round(forward_cpu, 4),
                "split_error": spectrum.max_rel_error(), "r5_error": r5["rel_error"],
                "spectrum_goal_forwards": round(0.6 * (n + 1), 1),
                "probe_total_s": round(sum(v for k, v in stages.items() if k != "trace") +
                                       stages["trace"], 2),
                "peak_rss_mib": round(_peak_mib())}
+    figures["probe_total_cpu_s"] = round(sum(cpu.values()), 2)
     for name, seconds in stages.items():
-        figures[name] = {"s": round(seconds, 3), "forwards": round(seconds / forward_s, 1)}
+        figures[name] = {"s": round(seconds, 3), "cpu_s": round(cpu[name], 3),
+                         "forwards": round(seconds / forward_s, 1)}
     return figures
 
 
