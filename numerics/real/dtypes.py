@@ -127,11 +127,19 @@ def find_islands(graph: fx.Graph, values: dict, on: set | None = None) -> list[I
 
 
 def summarise(islands) -> list[str]:
-    """One line per distinct (op, module, dtype, status), with its count when above one."""
-    counts: dict = {}
+    """One line per distinct (op, line of code, dtype, status), naming its modules (the first
+    three, then how many more): a 30-layer model's 61 RMSNorm upcasts are one line."""
+    groups: dict = {}
     for island in islands:
-        counts[island.describe()] = counts.get(island.describe(), 0) + 1
-    return [f"{text} (x{n})" if n > 1 else text for text, n in counts.items()]
+        key = (island.op, island.line, island.dtype, island.status)
+        groups.setdefault(key, []).append(island.module)
+    lines = []
+    for (op, line, dtype, status), modules in groups.items():
+        names = list(dict.fromkeys(m for m in modules if m))
+        where = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        text = Island(op, where, dtype, status, line=line).describe()
+        lines.append(f"{text} (x{len(modules)})" if len(modules) > 1 else text)
+    return lines
 
 
 def exact_tolerance(base: float, islands: list[Island]) -> float:

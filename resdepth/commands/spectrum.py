@@ -191,6 +191,7 @@ def _frozen_payload(traced, source_name: str, inputs: str, spectrum=None) -> dic
         "cross_term_fraction": spectrum.cross_term_fraction(),
         "mean_path_length": spectrum.mean_length(), "gates": frozen_gate_summary(traced),
         "dtype_islands": summarise(traced.islands), "exact_tol": traced.exact_tol(EXACT_TOL),
+        "notes": list(traced.captured.notes),
         "warning": _warning(spectrum, error) if error > traced.exact_tol(EXACT_TOL) else None,
     }
 
