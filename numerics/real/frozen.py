@@ -27,6 +27,13 @@ from torch import fx
 from tqdm import tqdm
 
 from numerics.probes.spectrum import Spectrum
+from numerics.real.dtypes import (
+    Island,
+    exact_tolerance,
+    find_islands,
+    module_path,
+    promote_to_float64,
+)
 from numerics.real.frozen_rules import Lin, attention_pattern, frozen_node
 from numerics.real.residual_graph import (
     GATE_OPS,
@@ -37,7 +44,8 @@ from numerics.real.residual_graph import (
 )
 from numerics.real.tracing import Captured, capture, functional, run_graph, select_output
 
-__all__ = ["TracedModel", "enumerate_frozen_paths", "frozen_output", "frozen_spectrum",
+__all__ = ["TracedModel", "enumerate_frozen_paths", "frozen_output", "frozen_spectra",
+           "frozen_spectrum",
            "run_chain", "trace_model"]
 
 REPRODUCE_TOL = 1e-9
@@ -52,6 +60,16 @@ class TracedModel:
     structure: Structure
     actual: dict
     output: torch.Tensor
+    islands: tuple = ()
+    eager_gap: float = 0.0
+
+    def exact_tol(self, base: float) -> float:
+        """The tolerance of an exact identity on this graph: ``base`` in float64, wider only
+        for the islands that stayed below float64 (:func:`numerics.real.dtypes.exact_tolerance`)."""
+        return exact_tolerance(base, list(self.islands))
+
+    def kept_islands(self) -> list:
+        return [i for i in self.islands if i.status == "kept"]
 
     @property
     def blocks(self) -> list:
@@ -81,19 +99,22 @@ class TracedModel:
         return points
 
 
-def _module_path(node: fx.Node) -> str:
-    stack = node.meta.get("nn_module_stack") or {}
-    return list(stack.values())[-1][0].removeprefix("model.") if stack else ""
-
-
 def _facts(captured: Captured, values: dict) -> GraphFacts:
+    """Weighted nodes: those with a weight among their inputs, a parameter of two or more
+    dimensions or a value computed from parameters alone (a standardised conv weight, a
+    weight-normalised matrix: StdConv, weight_norm)."""
     weights = {name for name, q in captured.params.items()
                if captured.constants[name].dim() >= 2}
     weighted, modules = set(), {}
     for node in captured.graph.nodes:
-        modules[node.name] = _module_path(node)
-        if node.op == "call_function" and any(a.name in weights for a in node.all_input_nodes):
+        modules[node.name] = module_path(node)
+        if node.op != "call_function":
+            continue
+        ins = node.all_input_nodes
+        if any(a.name in weights for a in ins):
             weighted.add(node.name)
+            if all(a.name in captured.constants or a.name in weights for a in ins):
+                weights.add(node.name)  # computed from parameters alone: itself a weight
     return GraphFacts(weighted, values, modules)
 
 
@@ -102,33 +123,83 @@ def _sink(graph: fx.Graph) -> fx.Node:
     return out[0] if isinstance(out, tuple | list) else out
 
 
+def _reproduce_tol(promoted: list[Island]) -> float:
+    """How far the float64 graph may sit from the eager model that ran the promoted islands
+    in their own precision: REPRODUCE_TOL, or 1e4 eps of the narrowest one (at most 0.1)."""
+    eps = [torch.finfo(getattr(torch, i.dtype)).eps for i in promoted
+           if i.dtype.startswith(("float", "bfloat"))]
+    return max([REPRODUCE_TOL] + [min(0.1, 1e4 * e) for e in eps])
+
+
 def trace_model(model, args: tuple = (), kwargs: dict | None = None, *,
-                output: str | None = None) -> TracedModel:
+                output: str | None = None, float64: bool = True) -> TracedModel:
     """Trace ``model(*args, **kwargs)`` (float64, eval mode, as given) and find its blocks.
 
-    Checks that the traced graph reproduces the model's own output to ``REPRODUCE_TOL``
-    (relative); raises ``ValueError`` with one line otherwise, for a model without residual
-    blocks, and for constructs the tracer cannot follow.
+    With ``float64`` (the default) the graph is promoted to float64 end to end
+    (:func:`numerics.real.dtypes.promote_to_float64`: casts to float32, float32 buffers and
+    constants, ``softmax(dtype=float32)``), and ``output`` is the promoted graph's own forward
+    pass; ``eager_gap`` is its relative distance from the model's eager output (which ran the
+    islands in their own precision), required below ``REPRODUCE_TOL`` (or, with islands
+    promoted, 1e4 eps of the narrowest, at most 0.1). ``islands`` lists the promoted places
+    and those still below float64 on the stream (kept). Raises ``ValueError`` with one line
+    when the graph does not reproduce the model, for a model without residual blocks, and for
+    constructs the tracer cannot follow.
     """
     kwargs = dict(kwargs or {})
     with torch.no_grad():
         eager = select_output(model(*args, **kwargs), output)[0]
         captured = capture(model, args, kwargs, output=output)
+        promoted = promote_to_float64(captured.graph, captured.constants,
+                                      names=captured.params) if float64 else []
         actual = run_graph(captured)
     sink = _sink(captured.graph)
     traced_out = actual[sink.name]
     scale = eager.norm().clamp_min(torch.finfo(eager.dtype).tiny)
-    if traced_out.shape != eager.shape or (traced_out - eager).norm() / scale > REPRODUCE_TOL:
+    gap = float((traced_out.to(eager.dtype) - eager).norm() / scale) \
+        if traced_out.shape == eager.shape else float("inf")
+    if gap > _reproduce_tol(promoted):
         raise ValueError(f"the traced graph of {captured.model_name} does not reproduce its "
                          "output (a construct the tracer recorded as a constant?)")
     if captured.method.startswith("torch.fx"):
-        _check_inputs_still_flow(model, args, kwargs, output, captured)
+        _check_inputs_still_flow(model, args, kwargs, output, captured,
+                                 max(1e-10, _reproduce_tol(promoted)))
     structure = find_structure(captured.graph, captured.node(captured.source), sink,
                                _facts(captured, actual))
-    return TracedModel(captured, structure, actual, eager)
+    first = structure.block_positions()[0]
+    on = {n.name for p in structure.pieces[first:] for n in p.nodes}
+    captured.notes.extend(_second_inputs(captured, structure, on))
+    kept = find_islands(captured.graph, actual, on)
+    return TracedModel(captured, structure, actual, traced_out, tuple(promoted + kept), gap)
 
 
-def _check_inputs_still_flow(model, args, kwargs, output, captured: Captured) -> None:
+def _second_inputs(captured: Captured, structure: Structure, on: set) -> list[str]:
+    """A note per floating input other than the stream's that the blocks read (the encoder
+    output a decoder's cross-attention attends to): it is held fixed, a constant of the
+    frozen maps, so the branches' parts that come from it ride on the bias coordinate."""
+    notes = []
+    for name, value in captured.inputs.items():
+        if name == captured.source or not isinstance(value, torch.Tensor) or \
+                not value.is_floating_point():
+            continue
+        reached, todo = set(), [captured.node(name)]
+        while todo:
+            for user in todo.pop().users:
+                if user.name not in reached:
+                    reached.add(user.name)
+                    todo.append(user)
+        modules = sorted({module_path(n) for p in structure.blocks for n in p.nodes
+                          if n.name in reached and module_path(n)})
+        if reached & on:
+            notes.append(f"second stream: the input {name} is read by "
+                         f"{', '.join(modules[:6]) or 'the blocks'} (cross-attention); it is "
+                         "held fixed, a constant of the frozen maps: its own paths are not "
+                         "split, and what the branches draw from it rides on their bias "
+                         "coordinate")
+    return notes
+
+
+def _check_inputs_still_flow(model, args, kwargs, output, captured: Captured,
+                             tol: float = 1e-10) -> None:
     """make_fx records as a constant whatever the model computes outside torch (numpy, say):
     nudge the floating inputs and require the graph to follow the model."""
     generator = torch.Generator().manual_seed(0)
@@ -145,7 +216,7 @@ def _check_inputs_still_flow(model, args, kwargs, output, captured: Captured) ->
         leaves = [v for v in (*args2, *kwargs2.values()) if isinstance(v, torch.Tensor)]
         moved = Captured(**{**captured.__dict__, "inputs": dict(zip(captured.inputs, leaves))})
         traced = run_graph(moved)[_sink(captured.graph).name]
-    if (traced - eager).norm() > 1e-10 * eager.norm():
+    if (traced.to(eager.dtype) - eager).norm() > tol * eager.norm():
         raise ValueError(f"cannot trace {captured.model_name}: it computes part of its output "
                          "outside torch (numpy or Python numbers), which the tracer can only "
                          "record as a constant")
@@ -201,11 +272,24 @@ def frozen_spectrum(traced: TracedModel, *, progress: bool = False) -> Spectrum:
     ``terms[k]`` sums the paths through k branches (k = 0..n blocks); ``output`` is the model's
     own output, so :meth:`Spectrum.max_rel_error` measures the decomposition's exactness.
     """
+    return frozen_spectra(traced, progress=progress)[1]
+
+
+def frozen_spectra(traced: TracedModel, *, progress: bool = False) -> tuple[Spectrum, Spectrum]:
+    """(stream, output): the spectrum of the stream right after the last block's sum (and its
+    gate) and that of the decomposed output, from one pass of the dynamic programme. For a
+    language model the second is the first carried through the frozen final norm and the
+    unembedding: the logits by path length."""
     stack, flags = traced.x0.unsqueeze(0), traced.x0.new_ones(1)
+    last = _after_gate(traced, len(traced.blocks) - 1)
+    stream = None
     with torch.no_grad():
-        for fp in tqdm(_frozen_pieces(traced), desc="frozen spectrum", disable=not progress):
+        pieces = _frozen_pieces(traced)
+        for index, fp in enumerate(tqdm(pieces, desc="frozen spectrum", disable=not progress)):
             stack, flags = _step(fp, stack, flags)
-    return Spectrum(stack, traced.output)
+            if index == last:
+                stream = Spectrum(stack, traced.actual[fp.piece.end.name])
+    return stream, Spectrum(stack, traced.output)
 
 
 def frozen_output(traced: TracedModel, deleted=()) -> torch.Tensor:

@@ -7,8 +7,9 @@ value is a constant (its actual value). :func:`frozen_node` computes one node:
 - **affine** operations in their linear arguments (views, sums, concatenation, Linear, Conv,
   BatchNorm in eval mode, padding, masked fills): A(v) + (t - 1) A(0), which is A(x) at t = 1
   and keeps the offset A(0) (biases, shifts, constants added) on the augmented coordinate;
-- **products** (mul, matmul, bmm, einsum, div): with two linear operands, the one that crossed
-  more gates is frozen at its actual value (ties: the right one; a divisor always): in
+- **products** (mul, matmul, bmm, einsum, div, addcmul, baddbmm, addmm, addmv, addr, outer,
+  tensordot): with two linear operands, the one that crossed more gates is frozen at its actual
+  value (ties: the right one; a divisor, addcdiv's divisor and lerp's weight always): in
   x * sigmoid(x), GELU written out, GLU gates and attention's A @ V the gate is the one frozen;
 - **activations** phi with phi(0) finite: phi(z) = phi(0) t + g z with the secant slope
   g = (phi(z*) - phi(0)) / z* frozen at the actual z*: the ReLU mask, GELU's Phi(z*) (the
@@ -55,15 +56,24 @@ PURE_LINEAR = {
     "view_copy", "permute_copy", "expand_copy", "squeeze_copy", "unsqueeze_copy",
     "transpose_copy", "slice_copy", "select_copy", "lift_fresh_copy", "repeat_interleave",
     "_unsafe_index", "mul", "div", "matmul", "mm", "bmm", "einsum", "linear_nobias",
-    "im2col", "col2im", "unfold", "channel_shuffle", "true_divide",
+    "im2col", "col2im", "unfold", "channel_shuffle", "true_divide", "mv", "dot", "vdot",
+    "outer", "tensordot", "view_as_complex", "view_as_real", "as_strided", "unsqueeze_copy",
+    "_reshape_alias", "ravel", "squeeze_", "unsqueeze_", "t_copy", "multiply", "divide",
 }
 AFFINE = {"add", "sub", "rsub", "cat", "stack", "where", "masked_fill", "linear", "conv1d",
           "conv2d", "conv3d", "convolution", "conv_transpose1d", "conv_transpose2d", "addmm",
           "baddbmm", "constant_pad_nd", "pad", "batch_norm", "_native_batch_norm_legit_no_training",
-          "fill", "copy", "addcmul_const"}
+          "fill", "copy", "addcmul", "addcdiv", "lerp", "addbmm", "addmv", "addr", "index_put",
+          "index_add", "index_copy", "scatter", "scatter_add", "select_scatter", "slice_scatter",
+          "diagonal_scatter", "masked_scatter", "subtract"}
 PRODUCTS = {"mul": (0, 1), "matmul": (0, 1), "mm": (0, 1), "bmm": (0, 1), "linear": (0, 1),
             "conv1d": (0, 1), "conv2d": (0, 1), "conv3d": (0, 1), "convolution": (0, 1),
-            "addmm": (1, 2), "baddbmm": (1, 2), "true_divide": (0,), "div": (0,)}
+            "addmm": (1, 2), "baddbmm": (1, 2), "addbmm": (1, 2), "addmv": (1, 2),
+            "addr": (1, 2), "addcmul": (1, 2), "mv": (0, 1), "dot": (0, 1), "vdot": (0, 1),
+            "outer": (0, 1), "tensordot": (0, 1), "multiply": (0, 1),
+            "true_divide": (0,), "div": (0,), "divide": (0,), "addcdiv": (1,), "lerp": (0, 1)}
+FROZEN_ARGS = {"div": 1, "true_divide": 1, "divide": 1, "addcdiv": 2, "lerp": 2}
+"""Arguments frozen at their actual value whenever linear: divisors, lerp's weight."""
 SECANT = {"relu", "leaky_relu", "gelu", "silu", "sigmoid", "tanh", "hardtanh", "elu", "selu",
           "celu", "softplus", "mish", "hardswish", "hardsigmoid", "abs", "exp", "erf", "sin",
           "pow", "clamp", "clamp_min", "clamp_max", "relu6", "square", "prelu", "expm1",
@@ -79,6 +89,7 @@ NORMS = {"layer_norm", "native_layer_norm", "rms_norm", "group_norm", "native_gr
 SELECTIONS = {"max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
               "max_pool2d_with_indices", "max_pool3d_with_indices", "amax", "amin", "max", "min"}
 ATTENTION = {"scaled_dot_product_attention"}
+SHAPE_ONLY = {"expand_as", "view_as", "type_as", "reshape_as"}
 
 
 def base_name(node: fx.Node) -> str:
@@ -129,6 +140,12 @@ def frozen_node(node: fx.Node, args, kwargs, actual: dict, t, cache: dict):
         return Lin(item.x, item.depth, node.name) if isinstance(item, Lin) else item
     if name in GATES:
         return actual[node.name]
+    if name in SHAPE_ONLY and len(args) > 1:  # the second argument lends its shape only
+        if not isinstance(args[0], Lin):
+            return actual[node.name]
+        args = (args[0], actual_of(args[1], actual) if isinstance(args[1], Lin) else args[1],
+                *args[2:])
+        lins = _lins((args, kwargs))
     depth = max(v.depth for v in lins)
     if name in SECANT:
         return _secant(node, name, args, actual, t, cache, depth)
@@ -166,7 +183,9 @@ def _offset(node, args, kwargs, actual, cache):
     """A(0): the operation with every linear argument replaced by zeros (its constant part)."""
     if node.name not in cache:
         zero = _substitute((args, kwargs), lambda v: torch.zeros_like(actual_of(v, actual)))
-        cache[node.name] = functional(node)(*zero[0], **zero[1])
+        value = functional(node)(*zero[0], **zero[1])
+        zero_offset = isinstance(value, torch.Tensor) and not bool(value.ne(0).any())
+        cache[node.name] = None if zero_offset else value  # no constant part: nothing to add
     return cache[node.name]
 
 
@@ -180,6 +199,8 @@ def actual_of(value: Lin, actual: dict):
 
 
 def _add_offset(out, offset, t):
+    if offset is None:
+        return out
     if isinstance(out, tuple | list):
         return type(out)([_add_offset(o, f, t) if i == 0 else o
                           for i, (o, f) in enumerate(zip(out, offset))])
@@ -196,10 +217,13 @@ def _freeze_extra_factors(node, name, args, kwargs, actual):
                     for i, a in enumerate(operands)]
         return (args[0], operands), kwargs, operands[keep].depth
     args = list(args)
-    positions = PRODUCTS[name] if name not in ("div", "true_divide") else (0,)
-    if name in ("div", "true_divide") and len(args) > 1 and isinstance(args[1], Lin):
-        args[1] = actual_of(args[1], actual)
+    positions = PRODUCTS[name]
+    frozen = FROZEN_ARGS.get(name)
+    if frozen is not None and len(args) > frozen and isinstance(args[frozen], Lin):
+        args[frozen] = actual_of(args[frozen], actual)
     lin = [i for i in positions if i < len(args) and isinstance(args[i], Lin)]
+    if name in ("lerp", "addcdiv"):  # affine in both remaining arguments: nothing to freeze
+        return tuple(args), kwargs, max((args[i].depth for i in lin), default=0)
     if not lin:
         return tuple(args), kwargs, 0
     keep = min(lin, key=lambda i: (args[i].depth, i))

@@ -22,11 +22,12 @@ import math
 
 import torch
 import torch.nn.functional as F
+from tqdm import tqdm
 
-from numerics.real.frozen import TracedModel, frozen_output, frozen_spectrum, run_chain, run_piece
+from numerics.real.frozen import TracedModel, frozen_spectrum, run_chain, run_piece
 
 __all__ = ["d1_insertion", "jacobian_check", "kept_share_prediction", "lesion_study",
-           "reinitialised", "signal_profile"]
+           "reinitialised", "reweighted", "signal_profile"]
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -40,7 +41,7 @@ def jacobian_check(traced: TracedModel, generator: torch.Generator) -> dict:
     x0 = traced.x0
     u = torch.randn(x0.shape, generator=generator, dtype=x0.dtype).to(x0.device)
     x, tangent = x0, u
-    for piece in traced.chain:
+    for piece in tqdm(traced.chain, desc="R5 block Jacobians", disable=len(traced.blocks) < 32):
         names = [piece.end.name] if piece.kind == "plain" else [t.node.name for t in piece.terms]
 
         def outputs(z, piece=piece, names=names):
@@ -109,36 +110,41 @@ def _kept(out: torch.Tensor, full: torch.Tensor) -> float:
     return float((out * full).sum() / full.pow(2).sum())
 
 
-def lesion_study(traced: TracedModel, ms, draws: int, generator: torch.Generator) -> dict:
-    """Single-block and m-random-block lesions: measured against the frozen-gate predictions."""
+def lesion_study(traced: TracedModel, ms, draws: int, generator: torch.Generator,
+                 spectrum=None) -> dict:
+    """Single-block and m-random-block lesions: measured against the frozen-gate predictions.
+
+    Every deletion set (the n single blocks, then ``draws`` random m-subsets per m, drawn in
+    that order from ``generator``) runs in one batched pass (:mod:`numerics.real.lesions`);
+    ``spectrum`` is the frozen-gate spectrum if already computed."""
+    from numerics.real.lesions import lesioned_outputs
+
     full = traced.output
     n = len(traced.blocks)
-    spectrum = frozen_spectrum(traced)
-    shares = spectrum.signed_shares()
+    shares = (spectrum or frozen_spectrum(traced)).signed_shares()
+    drawn = [(m, torch.randperm(n, generator=generator)[:m].tolist()) for m in ms
+             for _ in range(draws)]
+    sets = [[i] for i in range(n)] + [d for _, d in drawn]
+    measured, frozen = lesioned_outputs(traced, sets)
     singles = []
-    with torch.no_grad():
-        for i in range(n):
-            measured = run_chain(traced, deleted=[i])
-            frozen = frozen_output(traced, deleted=[i])
-            singles.append({"block": i + 1, "measured_change": _rel(measured, full),
-                            "frozen_change": _rel(frozen, full),
-                            "unexplained": _rel(measured, frozen) * full.norm().item()
-                            / max((measured - full).norm().item(), 1e-300)})
-        curve = []
-        branches = [len(b.branches) for b in traced.blocks]
-        for m in ms:
-            kept, kept_frozen, uniform = [], [], []
-            for _ in range(draws):
-                deleted = torch.randperm(n, generator=generator)[:m].tolist()
-                kept.append(_kept(run_chain(traced, deleted=deleted), full))
-                kept_frozen.append(_kept(frozen_output(traced, deleted=deleted), full))
-                uniform.append(math.prod(1 / (1 + branches[i]) for i in deleted))
-            mean = sum(kept) / draws
-            se = math.sqrt(sum((k - mean) ** 2 for k in kept) / max(draws - 1, 1) / draws)
-            curve.append({"m": m, "kept_measured": mean, "kept_measured_se": se,
-                          "kept_frozen_draws": sum(kept_frozen) / draws,
-                          "kept_predicted": kept_share_prediction(shares, m),
-                          "kept_uniform": sum(uniform) / draws})
+    for i in range(n):
+        singles.append({"block": i + 1, "measured_change": _rel(measured[i], full),
+                        "frozen_change": _rel(frozen[i], full),
+                        "unexplained": _rel(measured[i], frozen[i]) * full.norm().item()
+                        / max((measured[i] - full).norm().item(), 1e-300)})
+    curve = []
+    branches = [len(b.branches) for b in traced.blocks]
+    for m in ms:
+        rows = [n + j for j, (mm, _) in enumerate(drawn) if mm == m]
+        kept = [_kept(measured[r], full) for r in rows]
+        kept_frozen = [_kept(frozen[r], full) for r in rows]
+        uniform = [math.prod(1 / (1 + branches[i]) for i in sets[r]) for r in rows]
+        mean = sum(kept) / draws
+        se = math.sqrt(sum((k - mean) ** 2 for k in kept) / max(draws - 1, 1) / draws)
+        curve.append({"m": m, "kept_measured": mean, "kept_measured_se": se,
+                      "kept_frozen_draws": sum(kept_frozen) / draws,
+                      "kept_predicted": kept_share_prediction(shares, m),
+                      "kept_uniform": sum(uniform) / draws})
     return {"singles": singles, "curve": curve, "signed_shares": shares}
 
 
@@ -194,6 +200,28 @@ def _spread(traced, weight) -> float:
 def _rms(traced, bias) -> float:
     value = _value(traced, bias)
     return 0.0 if value is None else float(value.pow(2).mean().sqrt())
+
+
+def reweighted(traced: TracedModel, model) -> TracedModel:
+    """``traced`` with the parameters and buffers of ``model`` (the same architecture, other
+    weights: the model at initialisation) put into its graph and the graph run again: one
+    forward pass, no new trace. Raises ``KeyError`` when ``model`` lacks one of them."""
+    from dataclasses import replace
+
+    from numerics.real.tracing import run_graph
+
+    state = {**dict(model.named_parameters(remove_duplicate=False)),
+             **dict(model.named_buffers(remove_duplicate=False))}
+    captured = traced.captured
+    constants = dict(captured.constants)
+    for node, target in captured.targets.items():
+        old = constants[node]
+        constants[node] = state[target].detach().to(dtype=old.dtype, device=old.device)
+    moved = replace(captured, constants=constants)
+    with torch.no_grad():
+        actual = run_graph(moved)
+    output = actual[next(n for n in moved.graph.nodes if n.op == "output").name]
+    return replace(traced, captured=moved, actual=actual, output=output)
 
 
 def reinitialised(model, seed: int):

@@ -216,15 +216,17 @@ def _block(graph: nx.DiGraph, c: fx.Node, d: fx.Node, nodes: list, facts: GraphF
         raise ValueError(f"paths from {c.name} join at {_describe(d)} with a single term")
     if sum(t is c for t in terms) > 1:
         raise ValueError(f"the residual sum {d.name} adds its input {c.name} more than once")
+    for term in terms:
+        _refuse_second_stream(graph, term, c, d, facts)
     segment = set(nodes) | {c}
     interiors = [(nx.ancestors(graph, t) | {t}) & segment - {c} for t in terms]
     weighted = [any(n.name in facts.weighted for n in inner) for inner in interiors]
+    chains = [_layer_depth(graph.subgraph(inner | {c}), c, t, facts)
+              for t, inner in zip(terms, interiors)]
     if any(t is c for t in terms):
         skip = terms.index(c)
-    elif not all(weighted):
-        skip = weighted.index(False)
-    else:
-        skip = min(range(len(terms)), key=lambda i: len(interiors[i]))
+    else:  # by structure: the shortest weight chain (then fewest operations), never a scalar
+        skip = min(range(len(terms)), key=lambda i: (chains[i], len(interiors[i]), i))
     block_module = facts.module_of.get(d.name, "")
     out = []
     for i, term in enumerate(terms):
@@ -244,6 +246,33 @@ def _block(graph: nx.DiGraph, c: fx.Node, d: fx.Node, nodes: list, facts: GraphF
             out.append(Term(term, "branch", layers, _branch_name(name, interiors[i], facts),
                             value, kind))
     return Piece("block", c, d, nodes, out, op="add", module=block_module)
+
+
+def _refuse_second_stream(graph: nx.DiGraph, term: fx.Node, c: fx.Node, d: fx.Node,
+                          facts: GraphFacts) -> None:
+    """A term that is itself a running sum started from a constant (a class token updated by
+    attention over the stream, CaiT's class attention) is a second residual stream that reads
+    the first: its paths and the stream's do not form one chain of blocks. Refused, one line."""
+    node = term
+    while node is not c and node.op == "call_function" and \
+            op_name(node) in _PASS | {"getitem"} and node.args:
+        node = node.args[0]
+    if not isinstance(node, fx.Node) or node is c or node not in graph or not is_sum(node):
+        return
+    outside = [a for a in node.args[:2] if isinstance(a, fx.Node) and a not in graph]
+    if not outside or facts.values is None or not _floating(facts.values.get(outside[0].name)):
+        return
+    module = facts.module_of.get(d.name, "") or facts.module_of.get(node.name, "")
+    root = outside[0]
+    while root.op == "call_function" and root.all_input_nodes:
+        root = root.all_input_nodes[0]
+    raise ValueError(
+        f"a second residual stream: {node.name} adds {root.name} (not computed from the "
+        f"input: a class token or a decoder state) to attention over the stream, and the sum "
+        f"{d.name}{' in ' + module if module else ''} reads both; the two streams' paths do not "
+        "form one chain of blocks (class attention, cross-attention), so this output cannot be "
+        "split by path length: decompose the first stream's output instead (--output), or give "
+        "the second stream's input as its own model input")
 
 
 def _branch_name(common: str, interior: set, facts: GraphFacts) -> str:

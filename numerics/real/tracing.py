@@ -50,6 +50,7 @@ class Captured:
     model_name: str
     output_name: str
     notes: list = field(default_factory=list)
+    targets: dict = field(default_factory=dict)  # constant node -> parameter/buffer name
 
     def node(self, name: str) -> fx.Node:
         return next(n for n in self.graph.nodes if n.name == name)
@@ -128,16 +129,18 @@ def _exported(wrapper: _Selected, args: tuple, kwargs: dict):
     """(graph, constants, params, user-input placeholder names) from torch.export."""
     program = torch.export.export(wrapper, args, kwargs, strict=False)
     state = {**program.state_dict, **program.constants}
-    constants, params, user = {}, {}, []
+    constants, params, user, targets = {}, {}, [], {}
     for spec in program.graph_signature.input_specs:
         name = spec.arg.name
         if spec.kind.name == "USER_INPUT":
             user.append(name)
         elif spec.target in state:
             constants[name] = state[spec.target]
+            if spec.kind.name in ("PARAMETER", "BUFFER"):
+                targets[name] = spec.target.removeprefix("model.")
             if spec.kind.name == "PARAMETER":
                 params[name] = spec.target.removeprefix("model.")
-    return program.graph, constants, params, user
+    return program.graph, constants, params, user, targets
 
 
 def _made_fx(wrapper: _Selected, args: tuple, kwargs: dict):
@@ -158,15 +161,18 @@ def _made_fx(wrapper: _Selected, args: tuple, kwargs: dict):
                      record_stack_traces=True, _error_on_data_dependent_ops=False)(
         *[leaves[i] for i in positions])
     by_id = {id(p): name for name, p in wrapper.model.named_parameters()}
-    constants, params = {}, {}
+    buffers = {id(b): name for name, b in wrapper.model.named_buffers()}
+    constants, params, targets = {}, {}, {}
     for node in module.graph.nodes:
         if node.op == "get_attr":
             value = getattr(module, node.target)
             constants[node.name] = value
             if id(value) in by_id:
-                params[node.name] = by_id[id(value)]
+                params[node.name] = targets[node.name] = by_id[id(value)]
+            elif id(value) in buffers:
+                targets[node.name] = buffers[id(value)]
     user = [n.name for n in module.graph.nodes if n.op == "placeholder"]
-    return module.graph, constants, params, user
+    return module.graph, constants, params, user, targets
 
 
 def capture(model: nn.Module, args: tuple = (), kwargs: dict | None = None, *,
@@ -181,13 +187,13 @@ def capture(model: nn.Module, args: tuple = (), kwargs: dict | None = None, *,
     name = type(model).__name__
     notes = []
     try:
-        graph, constants, params, user = _exported(wrapper, args, kwargs)
+        graph, constants, params, user, targets = _exported(wrapper, args, kwargs)
         method = "torch.export"
     except Exception as exc:  # export reports untraceable code with many exception types
         notes.append(f"torch.export refused ({type(exc).__name__}: {first_line(exc, 120)}); "
                      "traced with make_fx at the given inputs (data-dependent branches fixed)")
         try:
-            graph, constants, params, user = _made_fx(wrapper, args, kwargs)
+            graph, constants, params, user, targets = _made_fx(wrapper, args, kwargs)
         except Exception as exc2:  # noqa: BLE001 - reported on one line
             raise ValueError(f"cannot trace {name}: torch.export: {first_line(exc, 120)}; "
                              f"torch.fx (make_fx): {first_line(exc2, 120)}"
@@ -201,7 +207,7 @@ def capture(model: nn.Module, args: tuple = (), kwargs: dict | None = None, *,
     if not tensor_inputs:
         raise ValueError(f"{name} was given no tensor input")
     return Captured(graph, constants, params, inputs, tensor_inputs[0], method, name,
-                    output or "first tensor output", notes)
+                    output or "first tensor output", notes, targets)
 
 
 def functional(node: fx.Node):

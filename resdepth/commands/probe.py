@@ -89,6 +89,7 @@ def _meta(traced, source, args, started) -> dict:
             "wall_time_s": wall, "check_wall_time_s": {"probe": wall}, "model": source.name,
             "inputs": source.inputs_text, "output": args.output or "first tensor output",
             "tracer": traced.captured.method, "blocks": len(traced.blocks),
+            "dtype_islands": [i.describe() for i in traced.islands],
             "gates": traced.gates(), "device": str(traced.x0.device), "seed": args.seed,
             "description": json.loads(json.dumps(traced_description(traced), default=str))}
 
@@ -99,7 +100,13 @@ def probe(traced, source, *, seed: int, draws: int, out):
 
     from numerics.real.frozen import frozen_spectrum
     from numerics.real.gates import frozen_gate_summary, normalises
-    from numerics.real.probes import d1_insertion, jacobian_check, reinitialised, signal_profile
+    from numerics.real.probes import (
+        d1_insertion,
+        jacobian_check,
+        reinitialised,
+        reweighted,
+        signal_profile,
+    )
     from resdepth.real import plots as real_plots
     from resdepth.real import rows as real_rows
     from resdepth.real.models import traced_description
@@ -107,7 +114,7 @@ def probe(traced, source, *, seed: int, draws: int, out):
     generator = torch.Generator().manual_seed(seed)
     name = source.name
     description = traced_description(traced)
-    notes = list(traced.captured.notes)
+    notes = list(traced.captured.notes) + island_notes(traced)
     degenerate = real_rows.degenerate_reason(source.model, traced.output)
     if degenerate is not None:
         notes.append(f"theory rows skipped: {degenerate}")
@@ -121,21 +128,26 @@ def probe(traced, source, *, seed: int, draws: int, out):
                                ]), [], notes
     spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
     gates = frozen_gate_summary(traced)
+    tol = traced.exact_tol(real_rows.EXACT_TOL)
     rows = [real_rows.count_row(name, description),
-            real_rows.sum_row(name, spectrum, gates, description),
+            real_rows.sum_row(name, spectrum, gates, description, tol),
             real_rows.enumeration_row(name, traced, spectrum),
-            real_rows.jacobian_row(name, jacobian_check(traced, generator))]
+            real_rows.jacobian_row(name, jacobian_check(traced, generator), tol)]
     plots = [real_plots.plot_spectrum_shares(spectrum, out / "spectrum.png", name)]
     profile = signal_profile(traced)
     init_model = source.init_model or reinitialised(source.model, seed)
-    init_profile = signal_profile(trace(type(source)(init_model, source.args, source.kwargs,
-                                                     name, source.inputs_text)))
+    try:  # the same graph with the initial weights: no second trace
+        init_traced = reweighted(traced, init_model)
+    except KeyError:
+        init_traced = trace(type(source)(init_model, source.args, source.kwargs, name,
+                                         source.inputs_text, float64=source.float64))
+    init_profile = signal_profile(init_traced)
     label = "S3" if normalises(traced) else "S2"
     signal = real_rows.signal_row(name, profile, label, init_profile, "signal.png")
     plots.append(real_plots.plot_signal(profile, init_profile, out / "signal.png", name,
                                         signal.verdict))
     rows.append(signal)
-    lesion = lesion_verdict(traced, name, seed=seed, draws=draws, max_m=4)
+    lesion = lesion_verdict(traced, name, seed=seed, draws=draws, max_m=4, spectrum=spectrum)
     plots.append(real_plots.plot_lesions(lesion.details, out / "lesions.png", name,
                                          lesion.verdict))
     rows.append(lesion)
@@ -150,7 +162,25 @@ def probe(traced, source, *, seed: int, draws: int, out):
     return rows, plots, notes
 
 
-def lesion_verdict(traced, name: str, *, seed: int, draws: int, max_m: int):
+def island_notes(traced) -> list[str]:
+    """One note per kind of dtype island: promoted to float64, or kept (and the tolerance)."""
+    from numerics.real.dtypes import summarise
+
+    notes = []
+    promoted = [i for i in traced.islands if i.status == "promoted"]
+    if promoted:
+        notes.append(f"float64 end to end: {len(promoted)} place(s) that computed below "
+                     f"float64 were promoted (eager output differs by {traced.eager_gap:.1e} "
+                     "relative): " + "; ".join(summarise(promoted)))
+    kept = traced.kept_islands()
+    if kept:
+        notes.append(f"dtype islands kept below float64 (exact rows' tolerance "
+                     f"{traced.exact_tol(1e-10):.1e}): " + "; ".join(summarise(kept)))
+    return notes
+
+
+def lesion_verdict(traced, name: str, *, seed: int, draws: int, max_m: int,
+                   spectrum=None):
     """The one lesion row of a model, shared by ``probe`` and ``lesion``: deletion sets drawn
     from their own generator seeded ``seed`` (so both commands draw the same sets), m = 1 ..
     min(n, max_m), ``draws`` sets per m; the row's details hold the study and the statistic's
@@ -162,5 +192,5 @@ def lesion_verdict(traced, name: str, *, seed: int, draws: int, max_m: int):
 
     n = len(traced.blocks)
     study = lesion_study(traced, list(range(1, min(n, max_m) + 1)), draws,
-                         torch.Generator().manual_seed(seed))
+                         torch.Generator().manual_seed(seed), spectrum)
     return real_rows.lesion_row(name, study, "lesions.png")

@@ -75,6 +75,9 @@ def register(subparsers) -> None:
                         help="normalisation of the random tower (default none; the others "
                              "through the frozen gates)")
     add_model_options(parser)
+    parser.add_argument("--top-k", type=positive_int, default=3, metavar="K",
+                        help="with --output logits: the predicted tokens split by path length "
+                             "per position (default 3)")
     parser.add_argument("--batch", type=positive_int, default=64,
                         help="number of inputs (default 64)")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="output format")
@@ -123,11 +126,19 @@ def run(args) -> int:
 
 
 def _emit_frozen(payload: dict, plot, fmt: str) -> int:
-    """Plot, warn and print a frozen-gate spectrum's payload."""
+    """Plot, warn and print a frozen-gate spectrum's payload (with its logits section)."""
+    from resdepth.real.logits import logits_markdown, plot_logits
+
+    logits = payload.get("logits")
     if plot is not None:
-        plot_real_spectrum(payload, plot)
+        if logits is not None:
+            plot_logits(logits, plot, f"{payload['model']}: next-token logits by path length")
+        else:
+            plot_real_spectrum(payload, plot)
     _warn(payload)
-    print(json.dumps(payload) + "\n" if fmt == "json" else real_markdown(payload), end="")
+    text = json.dumps(payload) + "\n" if fmt == "json" else real_markdown(payload) + (
+        logits_markdown(logits) if logits is not None else "")
+    print(text, end="")
     return 0
 
 
@@ -181,12 +192,14 @@ def _tower_config(args) -> ModelConfig:
                        activation="relu", bias=True)
 
 
-def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
+def _frozen_payload(traced, source_name: str, inputs: str, spectrum=None) -> dict:
+    from numerics.real.dtypes import summarise
     from numerics.real.frozen import frozen_spectrum
     from numerics.real.gates import frozen_gate_summary
     from resdepth.real.models import traced_description
 
-    spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
+    if spectrum is None:
+        spectrum = frozen_spectrum(traced, progress=len(traced.blocks) >= 32)
     error = spectrum.max_rel_error()
     payload = {
         "model": source_name, "inputs": inputs, "tracer": traced.captured.method,
@@ -196,7 +209,9 @@ def _frozen_payload(traced, source_name: str, inputs: str) -> dict:
         "energy_shares": spectrum.energy_fractions(),
         "cross_term_fraction": spectrum.cross_term_fraction(),
         "mean_path_length": spectrum.mean_length(), "gates": frozen_gate_summary(traced),
-        "warning": _warning(spectrum, error),
+        "dtype_islands": summarise(traced.islands), "exact_tol": traced.exact_tol(EXACT_TOL),
+        "notes": list(traced.captured.notes),
+        "warning": _warning(spectrum, error) if error > traced.exact_tol(EXACT_TOL) else None,
     }
     return mark_floor(payload, spectrum)
 
@@ -212,7 +227,16 @@ def _real(args) -> dict:
     from resdepth.real.models import load_source, trace
 
     source = load_source(args, batch=args.batch)
-    return _frozen_payload(trace(source, args.output), source.name, source.inputs_text)
+    if args.output != "logits":
+        return _frozen_payload(trace(source, args.output), source.name, source.inputs_text)
+    from resdepth.real.logits import check_causal, logits_payload
+
+    check_causal(source.model)
+    traced = trace(source, args.output)
+    section, spectrum = logits_payload(traced, args.top_k, source.decode)
+    payload = _frozen_payload(traced, source.name, source.inputs_text, spectrum)
+    payload["logits"] = section
+    return payload
 
 
 def _frozen_tower(args, cfg) -> dict:

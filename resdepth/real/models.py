@@ -1,7 +1,9 @@
 """Real models on the command line: ``--model MODULE:FACTORY``, ``--inputs MODULE:FN``,
 ``--checkpoint FILE``, ``--output NAME``, and their tracing into graphs' plain description.
 
-A *source* is either a user model (FACTORY() returns an ``nn.Module``; FN() returns a tensor,
+``--model hf:DIR`` / ``gguf:FILE`` load a local transformers folder or GGUF file, with
+``--text`` tokenised by its own tokenizer (:mod:`resdepth.real.checkpoints`). Otherwise a
+*source* is either a user model (FACTORY() returns an ``nn.Module``; FN() returns a tensor,
 a tuple of positional inputs or a dict of keyword inputs; ``--checkpoint`` then names a
 weights-only ``.pt`` state_dict or a ``.safetensors`` file for it) or a resdepth checkpoint
 alone (``--checkpoint runs/x`` or ``runs/x/model.pt``), whose inputs default to the first
@@ -30,7 +32,11 @@ def add_model_options(parser, *, inputs_required_text: str = "") -> None:
     group = parser.add_argument_group("real model")
     group.add_argument("--model", metavar="MODULE:FACTORY",
                        help="FACTORY() from the Python module MODULE returns the nn.Module "
-                            "(runs that code)")
+                            "(runs that code); or hf:DIR (a transformers folder: config.json "
+                            "and safetensors) or gguf:FILE (a GGUF file, read by transformers)")
+    group.add_argument("--text", metavar="TEXT",
+                       help="with --model hf:DIR or gguf:FILE: the input, tokenised by the "
+                            "checkpoint's own tokenizer")
     group.add_argument("--inputs", metavar="MODULE:FN",
                        help="FN() returns the inputs: a tensor, a tuple of positional inputs or "
                             "a dict of keyword inputs (runs that code)" + inputs_required_text)
@@ -43,6 +49,10 @@ def add_model_options(parser, *, inputs_required_text: str = "") -> None:
                             "`resdepth train --out` wrote)")
     group.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                        help="auto takes CUDA when present (default)")
+    group.add_argument("--keep-dtypes", action="store_true",
+                       help="keep the model's own float32 islands (casts, float32 buffers, "
+                            "softmax(dtype=float32)) instead of promoting the traced graph to "
+                            "float64; exact rows then use a tolerance derived from them")
 
 
 @dataclass
@@ -55,6 +65,8 @@ class RealSource:
     name: str
     inputs_text: str
     init_model: object | None = None
+    float64: bool = True
+    decode: object | None = None  # token id -> text, with --text
 
 
 def _import_callable(text: str, option: str):
@@ -185,7 +197,39 @@ def load_source(args, *, need_inputs: bool = True, batch: int = 64) -> RealSourc
     if args.model is None and args.checkpoint is None:
         raise ResdepthError("give --model MODULE:FACTORY (with --inputs) or --checkpoint PATH")
     init = None
-    if args.model is not None:
+    text_input = getattr(args, "text", None)
+    from resdepth.real.checkpoints import (
+        check_path,
+        is_local_checkpoint,
+        load_checkpoint_model,
+        tokenize,
+    )
+
+    local = is_local_checkpoint(args.model)
+    if text_input is not None and not local:
+        raise ResdepthError("--text needs --model hf:DIR or gguf:FILE (their tokenizer); give "
+                            "--inputs MODULE:FN for other models")
+    if text_input is not None and args.inputs is not None:
+        raise ResdepthError("give --text or --inputs, not both")
+    if local and args.checkpoint is not None:
+        raise ResdepthError(f"--checkpoint cannot be combined with --model {args.model}, which "
+                            "brings its own weights")
+    decode = None
+    if local:
+        check_path(args.model)
+        if need_inputs and text_input is None and args.inputs is None:
+            raise ResdepthError(f"--model {args.model} needs --text \"...\" (or --inputs "
+                                "MODULE:FN): the input to trace and decompose at")
+        model, name = load_checkpoint_model(args.model), args.model
+        if text_input is not None:
+            ids, decode = tokenize(args.model, text_input)
+            inputs, text = ((ids,), {}), f"--text {text_input!r} ({ids.shape[1]} tokens)"
+        elif args.inputs is not None:
+            inputs, text = load_inputs(args.inputs), args.inputs
+        else:
+            return RealSource(model.to(device=device, dtype=torch.float64).eval(), (), {}, name,
+                              "none")
+    elif args.model is not None:
         model = load_factory(args.model)
         name = args.model
         if args.checkpoint is not None:
@@ -214,7 +258,8 @@ def load_source(args, *, need_inputs: bool = True, batch: int = 64) -> RealSourc
     if init is not None:
         init = init.to(device=device, dtype=torch.float64).eval()
     positional, keywords = prepare_inputs(*inputs, device, batch)
-    return RealSource(model, positional, keywords, name, text, init)
+    return RealSource(model, positional, keywords, name, text, init,
+                      not getattr(args, "keep_dtypes", False), decode)
 
 
 def trace(source: RealSource, output: str | None = None):
@@ -224,7 +269,8 @@ def trace(source: RealSource, output: str | None = None):
     from numerics.real.frozen import trace_model
 
     try:
-        return trace_model(source.model, source.args, source.kwargs, output=output)
+        return trace_model(source.model, source.args, source.kwargs, output=output,
+                           float64=source.float64)
     except (ValueError, TypeError) as exc:
         raise ResdepthError(str(exc).splitlines()[0]) from None
     except (RuntimeError, IndexError, KeyError, torch.cuda.OutOfMemoryError) as exc:

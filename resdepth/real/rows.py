@@ -82,15 +82,17 @@ def count_row(name: str, description: dict) -> CheckResult:
         count_power(n + 1, "path count"), details=details)
 
 
-def sum_row(name: str, spectrum, gates: list, description: dict) -> CheckResult:
-    """R2 on a real architecture: the frozen-gate paths sum to the forward pass."""
+def sum_row(name: str, spectrum, gates: list, description: dict, tol: float = EXACT_TOL
+            ) -> CheckResult:
+    """R2 on a real architecture: the frozen-gate paths sum to the forward pass (``tol``:
+    EXACT_TOL, or wider where a dtype island stayed below float64, ``TracedModel.exact_tol``)."""
     error = spectrum.max_rel_error()
     shares = spectrum.signed_shares()
     return CheckResult(
         "R2", f"{name}: the actual output is the sum of its frozen-gate paths "
         f"(n = {spectrum.depth} blocks; statistic: max relative error over rows)", "exact",
-        0.0, error, error, Criterion("max relative error", "<=", EXACT_TOL),
-        exact_power(EXACT_TOL), details={
+        0.0, error, error, Criterion("max relative error", "<=", tol),
+        exact_power(tol), details={
             "signed_shares": shares, "signed_sum": sum(shares),
             "energy_shares": spectrum.energy_fractions(),
             "cross_term_fraction": spectrum.cross_term_fraction(),
@@ -102,6 +104,7 @@ def enumeration_row(name: str, traced, spectrum) -> CheckResult:
     """R2: the O(n^2) dynamic programme against enumerating every frozen-gate path."""
     from numerics.real.frozen import enumerate_frozen_paths
 
+    tol = traced.exact_tol(EXACT_TOL)
     claim = f"{name}: DP spectrum y_k = the sum of the enumerated frozen-gate paths of length k"
     try:
         paths, lengths = enumerate_frozen_paths(traced)
@@ -112,8 +115,8 @@ def enumeration_row(name: str, traced, spectrum) -> CheckResult:
     note = "" if not ignored else (
         f"; lengths {ignored} are below the rounding floor and ignored")
     return CheckResult("R2", claim + f" ({paths.shape[0]} paths{note})", "exact", 0.0, error,
-                       error, Criterion("max ||y_k(DP) - y_k(enum)|| / ||out||", "<=", EXACT_TOL),
-                       exact_power(EXACT_TOL), details={"below_floor": ignored})
+                       error, Criterion("max ||y_k(DP) - y_k(enum)|| / ||out||", "<=", tol),
+                       exact_power(tol), details={"below_floor": ignored})
 
 
 def dp_against_enumeration(spectrum, summed) -> tuple[float, list[int]]:
@@ -129,14 +132,14 @@ def dp_against_enumeration(spectrum, summed) -> tuple[float, list[int]]:
     return error, [k for k, flag in enumerate(below) if flag]
 
 
-def jacobian_row(name: str, result: dict) -> CheckResult:
+def jacobian_row(name: str, result: dict, tol: float = EXACT_TOL) -> CheckResult:
     """R5: the product of block Jacobians (forward mode) against reverse-mode autograd."""
     error = result["rel_error"]
     return CheckResult(
         "R5", f"{name}: <w, prod_i J_i u> (each J_i the sum of its terms' Jacobians, forward "
         "mode) = <w^T J, u> (reverse mode, whole model)", "exact", result["reverse"],
-        result["forward"], error, Criterion("|difference| / (||w|| ||J u||)", "<=", EXACT_TOL),
-        exact_power(EXACT_TOL), details=result)
+        result["forward"], error, Criterion("|difference| / (||w|| ||J u||)", "<=", tol),
+        exact_power(tol), details=result)
 
 
 def signal_row(name: str, profile: dict, label: str, init_profile: dict | None,
