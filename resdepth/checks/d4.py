@@ -5,7 +5,9 @@ trained old model) has a Rademacher bound computed on each sample (theorems/guar
 numerics/probes/restricted_class.py); the whole class of D3 is reported beside it. A route whose slack
 exceeds the loss range M is vacuous: its coverage holds by arithmetic and the row is
 inconclusive. A coverage row fails when the Clopper-Pearson interval of the observed coverage
-lies wholly below 1 - delta; its power names the true coverage it would catch.
+lies wholly below 1 - delta; its power comes from the realised gaps (issue 21): the coverage a
+slack half as large would have had must fall to where the row fails, else the row could not
+tell the slack from its half and is inconclusive.
 """
 
 import math
