@@ -100,5 +100,5 @@ def masked_path_sums(blocks, x0: torch.Tensor) -> torch.Tensor:
         for i in range(n):
             view = paths.view(2 ** (n - i - 1), 2, 2**i, *x0.shape)
             view[:, 1] -= view[:, 0]
-    lengths = torch.tensor([bin(m).count("1") for m in range(2**n)], device=x0.device)
+    lengths = torch.tensor([bin(m).count("1") for m in range(2**n)]).to(x0.device)
     return sum_by_length(paths, lengths)

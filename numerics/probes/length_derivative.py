@@ -10,20 +10,20 @@ away from a kink) the output is the polynomial x_n(t) = sum_k t^k y_k of R2's pa
     \\frac{d x_n}{dt}\\Big|_{t=1} = \\sum_k k\\, y_k, \\qquad
     \\frac{\\langle x_n, dx_n/dt \\rangle}{\\|x_n\\|^2} = \\sum_k k\\, s_k ,
 
-the signed mean path length (s_k = <y_k, x_n>/||x_n||^2). Here dx_n/dt comes from one
-forward-mode AD pass (:mod:`torch.autograd.forward_ad`) through the blocks' own branches: no
-Jacobian, no offset, no dynamic programme, so it checks the spectrum's terms (their lengths, not
-only their sum) by an independent computation.
+the signed mean path length (s_k = <y_k, x_n>/||x_n||^2). Here dx_n/dt comes from reverse-mode
+autograd through the blocks' own branches, as a Jacobian-vector product by the double-backward
+trick (g(u) = u . dx_n/dt = d(u . x_n)/dt, then dx_n/dt = dg/du): no Jacobian, no offset, no
+dynamic programme, so it checks the spectrum's terms (their lengths, not only their sum) by an
+independent computation. Reverse mode runs on every device and tensor type training runs on.
 """
 
 import torch
-import torch.autograd.forward_ad as fwAD
 
 __all__ = ["length_weighted_sum", "signed_mean_length_by_scaling"]
 
 
 def length_weighted_sum(blocks, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(dx_n/dt at t = 1, x_n): sum_k k y_k and the output, by forward-mode AD in t.
+    """(dx_n/dt at t = 1, x_n): sum_k k y_k and the output, by autograd in t.
 
     ``blocks`` have ``.branch`` and ``.lam`` and compute x + lam * branch(x) (norm 'none').
 
@@ -42,15 +42,16 @@ def length_weighted_sum(blocks, x0: torch.Tensor) -> tuple[torch.Tensor, torch.T
     for i, block in enumerate(blocks, 1):
         if getattr(block, "norm", "none") != "none":
             raise ValueError(f"block {i} has norm={block.norm!r}; the scaling route needs 'none'")
-    with torch.no_grad(), fwAD.dual_level():
-        t = fwAD.make_dual(torch.ones((), dtype=x0.dtype, device=x0.device),
-                           torch.ones((), dtype=x0.dtype, device=x0.device))
-        x = x0
+    with torch.enable_grad():
+        t = torch.ones((), dtype=x0.dtype, device=x0.device, requires_grad=True)
+        x = x0.detach()
         for block in blocks:
-            x = x + t * block.lam.to(x0.dtype) * block.branch(x)
-        primal, tangent = fwAD.unpack_dual(x)
-    if tangent is None:
-        tangent = torch.zeros_like(primal)
+            x = x + t * block.lam.detach().to(x0.dtype) * block.branch(x)
+        u = torch.zeros_like(x, requires_grad=True)
+        (g,) = torch.autograd.grad(x, t, grad_outputs=u, create_graph=True)
+        (tangent,) = torch.autograd.grad(g, u, allow_unused=True)
+    primal = x.detach()
+    tangent = torch.zeros_like(primal) if tangent is None else tangent.detach()
     return tangent, primal
 
 

@@ -118,9 +118,10 @@ def train_on_cpu(spec, device):
     return dataclasses.replace(train_run(short, "cpu"), key=spec.key())
 
 
-FORWARD_AD = {"r2_secant", "s6_tight_case"}
-"""Checks whose probes use forward-mode AD (secant quadrature, jacfwd), which a Python wrapper
-tensor cannot carry; neither touches a trained model. Every other R2 and S6 check runs."""
+FORWARD_AD = {"r2_secant", "s6_tight_case", "r2_random_towers"}
+"""Checks whose probes use forward-mode AD (secant quadrature, jacfwd, the generic route's JVPs),
+which a Python wrapper tensor cannot carry; none touches a trained model. Every other R2 and S6
+check runs (S6's length route uses reverse mode, so it runs here on trained models)."""
 
 
 def _on_fake_device(tmp_path, monkeypatch, labels):

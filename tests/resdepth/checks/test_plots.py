@@ -154,7 +154,7 @@ def test_D4_plot_draws_each_routes_slack_against_the_loss_range_and_coverage(tmp
     from resdepth.checks import d4
 
     slacks = [0.003, 0.029, 0.024, 0.508, 0.503]
-    events = {name: (None, s) for name, s in zip("abcde", slacks)}
+    events = {name: (None, [s, s]) for name, s in zip("abcde", slacks)}  # per-run slacks
     rows = [CheckResult("D4", f"route {i}", "bound", 0.95, 1.0, 1.0,
                         Criterion("coverage", ">=", 0.95), Power("p", 1.0, ">=", 0.5),
                         details={"clopper_pearson": (0.964, 1.0), "reps": 100})
@@ -227,7 +227,7 @@ def test_D2_observability_plot_draws_the_predicted_and_measured_crossings(tmp_pa
              "predicted": [0.12, 0.28, 0.52, 0.78, 0.96], "m50": 38.0, "measured": 40.0}
     widths = {axis: [{axis: w, "k": 30, "reps": 300, "p": 0.1, "predicted": 0.11,
                       "d_eff": 3.0} for w in (8, 32)] for axis in ("h", "d")}
-    ctx = SimpleNamespace(plot_path=lambda name: tmp_path / name, quick=True)
+    ctx = SimpleNamespace(plot_path=lambda name: tmp_path / name, quick=True, mode="quick")
     d2._plot(ctx, null, curve, widths)
     (fig,) = drawn_figures
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
