@@ -247,7 +247,7 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
     registered = budget is None and settings.seeds is None and settings.depths is None
     budget = with_seeds(budget or DESIGN_BUDGETS[arch, grid], settings.seeds, settings.depths)
     rules = tuple(r for r in settings.rules if r in DESIGN_RULES)
-    registered = registered and set(rules) == set(DESIGN_RULES)
+    registered = registered and set(rules) == set(DESIGN_RULES) and settings.sweep
     device = choose_device(settings.device).type
     backend = make_backend(settings.backend, workers=settings.workers, address=settings.address)
     seeds = list(range(settings.seed, settings.seed + budget.seeds))
