@@ -68,7 +68,7 @@ class TestGate:
     configuration scored once.
 
     ``score(spec, run)`` is the function that evaluates a stored run's model on the test set
-    (:func:`resdepth.experiment.tuned.test_accuracy`); the gate calls it only after
+    (:func:`resdepth.experiment.tuned.score_on_test`); the gate calls it only after
     :meth:`unseal`, only for chosen (rule, depth, lr) cells, and at most once per run.
     """
 

@@ -37,7 +37,7 @@ from resdepth.experiment.design import (
 )
 from resdepth.experiment.selection import TestGate, choose, mean_val, sweep_best
 
-__all__ = ["DesignResult", "check_data", "run_design", "test_accuracy"]
+__all__ = ["DesignResult", "check_data", "run_design", "score_on_test"]
 
 
 @dataclass
@@ -191,7 +191,7 @@ def _test_split(name: str, seed: int, n_train: int, n_test: int | None):
     return load_dataset(name, seed=seed, n_train=n_train, n_test=n_test)
 
 
-def test_accuracy(spec, stored, device: str = "cpu", n_test: int | None = None) -> float:
+def score_on_test(spec, stored, device: str = "cpu", n_test: int | None = None) -> float:
     """The stored run's trained model, scored on the test set of ``spec``'s dataset (NAME/test:
     the same training examples, NAME's test set)."""
     import torch
@@ -247,7 +247,7 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
     registered = budget is None and settings.seeds is None and settings.depths is None
     budget = with_seeds(budget or DESIGN_BUDGETS[arch, grid], settings.seeds, settings.depths)
     rules = tuple(r for r in settings.rules if r in DESIGN_RULES)
-    registered = registered and set(rules) == set(DESIGN_RULES)
+    registered = registered and set(rules) == set(DESIGN_RULES) and settings.sweep
     device = choose_device(settings.device).type
     backend = make_backend(settings.backend, workers=settings.workers, address=settings.address)
     seeds = list(range(settings.seed, settings.seed + budget.seeds))
@@ -270,7 +270,7 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
                                    budget.sweep_lrs, seeds, budget.max_extensions, "sweep",
                                    lambda recs, r, d: sweep_best(recs, r, d)[0])
         records = trainer.records()
-        gate = TestGate(lambda spec, stored: test_accuracy(spec, stored, device, budget.n_test))
+        gate = TestGate(lambda spec, stored: score_on_test(spec, stored, device, budget.n_test))
         gate.unseal({cell: chosen for cell, (_, chosen, _) in cells.items()})
         table = _score(trainer, gate, cells, seeds, records)
     finally:

@@ -38,7 +38,8 @@ def meta(result) -> dict:
     s = result.settings
     return {
         "resdepth": __version__, "python": platform.python_version(), "torch": torch.__version__,
-        "numpy": numpy.__version__, "platform": platform.platform(), "mode": result.grid,
+        "numpy": numpy.__version__, "platform": platform.platform(),
+        "mode": "quick" if result.grid == "quick" else "full",  # the schema's modes; grid: design
         "seed": s.seed, "device": result.device, "strict": False, "labels": ["S7"],
         "backend": s.backend, "workers": s.workers, "config": None, "started": result.started,
         "wall_time_s": round(result.wall_time_s, 3), "check_wall_time_s": {},
