@@ -35,7 +35,7 @@ IMAGE_DATASETS = ("fashion-mnist", "cifar10")
 SPLITS = ("val", "test")
 VAL_STREAM = 0x7A1
 DEFAULT_DATASET = {"mlp": "digits", "cnn": "digits", "transformer": "modular-addition",
-                   "resnet": "fashion-mnist", "resnet-proj": "fashion-mnist"}
+                   "resnet": "digits", "resnet-proj": "digits"}
 TASKS = ("classification", "regression")
 
 TEACHER_SEED = 20251003

@@ -14,7 +14,13 @@ transformer / modular-addition          AdamW lr 3e-3, wd 0.1, batch 64, cosine,
 (depth 1, width 32)                     100 epochs                                  seed 0)
 mlp / mnist1d (depth 4, width 32)       AdamW lr 1e-2, batch 64, cosine, 10 epochs  89% accuracy (seed 0)
 mlp / teacher-student (depth 2, w 32)   AdamW lr 1e-2, batch 32, cosine, 20 epochs  MSE 0.07 (Var y ~ 1)
+resnet / digits (1 block a stage, w 8)  AdamW lr 1e-2, batch 32, cosine, 5 epochs   96.4-98.3% accuracy
+resnet-proj / digits (same)             AdamW lr 1e-2, batch 32, cosine, 5 epochs   95.6-98.3% accuracy
 ======================================  ==========================================  =====================
+
+The conv ResNets' default for ``resdepth train`` is digits (always at hand, seconds to train);
+Fashion-MNIST and CIFAR-10 runs go through ``resdepth experiment depth-scaling``, which tunes its
+learning rates on a validation split.
 
 (The old defaults, AdamW lr 1e-3 at batch 128, take 60 steps in 5 epochs of digits and end at
 72.8%.) Residual MLPs without BatchNorm train with the stacked engine
@@ -54,6 +60,10 @@ RECIPES = {
                                ModelConfig(depth=4, width=32), 0.8),
     ("mlp", "teacher-student"): Recipe(TrainConfig(epochs=20, batch_size=32, lr=1e-2),
                                        ModelConfig(depth=2, width=32), 0.15),
+    ("resnet", "digits"): Recipe(TrainConfig(epochs=5, batch_size=32, lr=1e-2),
+                                 ModelConfig(arch="resnet", depth=1, width=8), 0.9),
+    ("resnet-proj", "digits"): Recipe(TrainConfig(epochs=5, batch_size=32, lr=1e-2),
+                                      ModelConfig(arch="resnet-proj", depth=1, width=8), 0.9),
 }
 """(arch, dataset) -> Recipe."""
 

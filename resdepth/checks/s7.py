@@ -52,7 +52,7 @@ def _records(ctx, grid) -> list[dict]:
 @register("S7", needs=s7_specs, divergence_ok=True)
 def s7_trained_depth_scaling(ctx) -> list[CheckResult]:
     """S7(a)-(c) (quick) or (a)-(f) (full) from intervals over seeds on the trained grid."""
-    from resdepth.experiment.analysis import judge
+    from resdepth.experiment.judge import judge
     from resdepth.experiment.plots import accuracy_vs_depth
 
     grid = _plan(ctx)

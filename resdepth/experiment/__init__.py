@@ -7,7 +7,7 @@
   over seeds (S7(a)'s depth, stated before training, is :mod:`theorems.trained_scaling`);
 - :mod:`~resdepth.experiment.run`, :mod:`~resdepth.experiment.report`,
   :mod:`~resdepth.experiment.plots`: the command's flow and outputs (the original grid, whose
-  analysis :func:`~resdepth.experiment.analysis.judge` is shared with validate's S7 check);
+  analysis :func:`~resdepth.experiment.judge.judge` is shared with validate's S7 check);
 - the pre-registered design of docs/S7_plan.md (fashion-mnist, cifar10):
   :mod:`~resdepth.experiment.design` (grids, tuning budget), :mod:`~resdepth.experiment.selection`
   (choice on validation, the test gate), :mod:`~resdepth.experiment.holm` and

@@ -15,7 +15,7 @@ from collections import defaultdict
 from resdepth.experiment.grid import RULES, TUNED_A
 from resdepth.experiment.stats import interval
 
-__all__ = ["SCALED", "Judged", "accuracy_table", "judge", "lam_of", "paired", "trains_threshold"]
+__all__ = ["SCALED", "accuracy_table", "lam_of", "paired", "trains_threshold"]
 
 SCALED = ("inv-sqrt", "inv", "learnable", "fixup", "mup")
 """The rules S7(b) says train at every depth (a/sqrt(n), a/n, learnable from zero, Fixup,
@@ -120,29 +120,3 @@ def gc_curves(records, tau: float = -math.inf) -> dict[int, list[dict]]:
     for (depth, lam), by_seed in sorted(pooled.items()):
         curves[depth].append({"lam": lam, "values": [by_seed[s] for s in sorted(by_seed)]})
     return dict(curves)
-
-
-class Judged:
-    """What :func:`judge` found: ``table``, ``tau``, ``ref``, ``n_a``, ``energy``, ``classes``,
-    ``rows``."""
-
-    def __init__(self, **fields):
-        self.__dict__.update(fields)
-
-
-def judge(records, dataset: str, budget, seeds, parts: str = "abcdef") -> Judged:
-    """S7's analysis of the original grid, written once (the experiment's ``analyse`` and
-    validate's S7 check both call it): E||x_0||^2 and n_a before training
-    (:func:`resdepth.experiment.run.x0_energy`, :func:`theorems.trained_scaling.overflow_depth`),
-    the accuracy table, tau and the rows ``parts``."""
-    from resdepth.experiment.rows import rows
-    from resdepth.experiment.run import x0_energy
-    from theorems.trained_scaling import overflow_depth
-
-    energy, classes = x0_energy(dataset, budget, seeds)
-    table = accuracy_table(records)
-    tau, ref = trains_threshold(table, 1.0 / classes)
-    n_a = overflow_depth(1.0, 1.0, energy)
-    found = rows(table, records, tau, n_a, classes, parts)
-    return Judged(table=table, tau=tau, ref=ref, n_a=n_a, energy=energy, classes=classes,
-                  rows=found)

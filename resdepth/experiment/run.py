@@ -17,7 +17,7 @@ from pathlib import Path
 
 from resdepth.engine.errors import ResdepthError, check_out_dir
 from resdepth.engine.store import DB_NAME
-from resdepth.experiment.grid import BUDGETS, DATASET_ARCH, MAX_TRAIN, RULES, Budget, plan
+from resdepth.experiment.grid import BUDGETS, DATASET_ARCH, RULES, Budget, plan
 from resdepth.experiment.measure import outcome, train_and_measure
 
 __all__ = ["DB_NAME", "ExperimentSettings", "Result", "budget_for", "run_experiment"]
@@ -178,29 +178,9 @@ def missing_entries(grid, records) -> dict[str, list]:
     return missing
 
 
-def x0_energy(dataset: str, budget: Budget, seeds) -> tuple[float, int]:
-    """E||x_0||^2 at initialisation (embedding of the training inputs), mean over the seeds
-    (the input of S7(a)'s prediction, measured before any training), and the class count."""
-    import torch
-
-    from numerics.models.config import ModelConfig
-    from numerics.models.data import load_dataset
-    from numerics.models.train import initial_model
-
-    energies = []
-    for seed in seeds:
-        data = load_dataset(dataset, seed=seed,
-                            n_train=min(budget.n_train, MAX_TRAIN.get(dataset, budget.n_train)))
-        model = initial_model(ModelConfig(arch=DATASET_ARCH[dataset], depth=1,
-                                          width=budget.width), data, seed)
-        with torch.no_grad():
-            energies.append(float(model.embed(data.train_x).flatten(1).pow(2).sum(1).mean()))
-    return sum(energies) / len(energies), data.out_dim
-
-
 def analyse(settings, budget, device, grid, records, started, start) -> Result:
     """The table, tau, n_a and the rows of ``records``."""
-    from resdepth.experiment.analysis import judge
+    from resdepth.experiment.judge import judge
 
     if not records:
         raise ResdepthError("no run of the grid finished; nothing to analyse")
