@@ -204,6 +204,20 @@ class CheckResult:
         return {key: jsonable(value) for key, value in row.items()}
 
 
+def by_construction(row: CheckResult) -> bool:
+    """Whether ``row`` is true by construction or arithmetic (THEORY.md's verdict rule): its
+    criterion holds, its power is ``none: ...`` (no alternative it could reject), so its verdict
+    is inconclusive, never pass."""
+    return (row.verdict == "inconclusive" and row.power is not None and row.power.value is None
+            and row.power.alternative.startswith("none:") and row.criterion is not None
+            and row.criterion.holds(row.statistic))
+
+
+def passes_or_by_construction(rows: list[CheckResult]) -> bool:
+    """Every row passes, or is inconclusive only because it is true by construction."""
+    return bool(rows) and all(row.verdict == "pass" or by_construction(row) for row in rows)
+
+
 def row_error(label: str, kind: str, claim: str, verdict: str, reason: str) -> CheckResult:
     """A row with no measurement: a check that raised (fail), was skipped, or diverged."""
     return CheckResult(label, claim, kind, None, None, None, verdict=verdict, reason=reason)

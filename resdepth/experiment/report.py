@@ -50,11 +50,13 @@ def write_all(result) -> None:
     (out / "report.md").write_text(markdown(result, rows), encoding="utf-8")
 
 
-def table_markdown(table) -> str:
-    """Rules x depths: mean accuracy +- 95% half-width, [diverged/runs] where any diverged."""
+def rule_depth_markdown(table, cell_text, depth_label: str = "n = ") -> str:
+    """A rules x depths Markdown table of ``table`` ((rule, depth) -> cell): each cell written by
+    ``cell_text(rule, cell)``, then ``[diverged/runs diverged]`` where any run diverged; an empty
+    cell where the grid has no entry."""
     depths = sorted({d for _, d in table})
     rules = list(dict.fromkeys(r for r, _ in table))
-    lines = ["| rule | " + " | ".join(f"n = {d}" for d in depths) + " |",
+    lines = ["| rule | " + " | ".join(f"{depth_label}{d}" for d in depths) + " |",
              "|---|" + "---|" * len(depths)]
     for rule in rules:
         cells = []
@@ -63,15 +65,23 @@ def table_markdown(table) -> str:
             if cell is None:
                 cells.append("")
                 continue
-            i = cell["interval"]
-            text = f"{100 * i.mean:.1f} ± {100 * i.half:.1f}"
-            if rule == "tuned":
-                text += f" (a = {cell['a']:g})"
+            text = cell_text(rule, cell)
             if cell["diverged"]:
                 text += f" [{cell['diverged']}/{cell['runs']} diverged]"
             cells.append(text)
         lines.append(f"| {rule} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def table_markdown(table) -> str:
+    """Rules x depths: mean accuracy +- 95% half-width, [diverged/runs] where any diverged."""
+
+    def cell_text(rule, cell):
+        i = cell["interval"]
+        text = f"{100 * i.mean:.1f} ± {100 * i.half:.1f}"
+        return text + (f" (a = {cell['a']:g})" if rule == "tuned" else "")
+
+    return rule_depth_markdown(table, cell_text)
 
 
 def _rows_markdown(rows: list[dict]) -> str:

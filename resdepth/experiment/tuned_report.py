@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, replace
 
 from resdepth.experiment import plots
-from resdepth.experiment.report import _rows_markdown
+from resdepth.experiment.report import _rows_markdown, rule_depth_markdown
 from resdepth.plots import plt, save_figure
 from resdepth.report import counts, results_json
 
@@ -55,25 +55,13 @@ def meta(result) -> dict:
 
 def table_markdown(table) -> str:
     """rule x depth: test accuracy (%) +- 95% t half-width, the rate chosen on validation."""
-    depths = sorted({d for _, d in table})
-    rules = list(dict.fromkeys(r for r, _ in table))
-    lines = ["| rule | " + " | ".join(f"depth {d}" for d in depths) + " |",
-             "|---|" + "---|" * len(depths)]
-    for rule in rules:
-        cells = []
-        for d in depths:
-            c = table.get((rule, d))
-            if c is None:
-                cells.append("")
-                continue
-            i = c["interval"]
-            text = f"{100 * i.mean:.1f} ± {100 * min(i.half, 1):.1f} (lr {c['lr']:.2g}"
-            text += ", censored)" if c["censored"] else ")"
-            if c["diverged"]:
-                text += f" [{c['diverged']}/{c['runs']} diverged]"
-            cells.append(text)
-        lines.append(f"| {rule} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+
+    def cell_text(rule, c):
+        i = c["interval"]
+        text = f"{100 * i.mean:.1f} ± {100 * min(i.half, 1):.1f} (lr {c['lr']:.2g}"
+        return text + (", censored)" if c["censored"] else ")")
+
+    return rule_depth_markdown(table, cell_text, "depth ")
 
 
 def _budget_markdown(table) -> str:

@@ -88,10 +88,7 @@ def _import_callable(text: str, option: str):
     except Exception as exc:  # the user's module: report any failure on one line
         raise ResdepthError(f"{option}: importing {module_name!r} raised "
                             f"{type(exc).__name__}: {exc}") from None
-    found = getattr(module, attr, None)
-    if not callable(found):
-        raise ResdepthError(f"{option}: {module_name} has no callable {attr!r}")
-    return found
+    return _callable(module, attr, module_name, option)
 
 
 def _from_file(path: str, attr: str, option: str):
@@ -110,9 +107,14 @@ def _from_file(path: str, attr: str, option: str):
     except Exception as exc:  # the user's file: report any failure on one line
         raise ResdepthError(f"{option}: importing {path!r} raised {type(exc).__name__}: "
                             f"{exc}") from None
+    return _callable(module, attr, path, option)
+
+
+def _callable(module, attr: str, where: str, option: str):
+    """``module.attr`` when it is callable; else one line naming ``where`` it was looked for."""
     found = getattr(module, attr, None)
     if not callable(found):
-        raise ResdepthError(f"{option}: {path} has no callable {attr!r}")
+        raise ResdepthError(f"{option}: {where} has no callable {attr!r}")
     return found
 
 

@@ -122,10 +122,7 @@ def plot_lesions(study: dict, path: Path, title: str, verdict: str) -> str:
     blocks = [s["block"] for s in singles]
     left.plot(blocks, [s["measured_change"] for s in singles], "o-", label="measured")
     left.plot(blocks, [s["frozen_change"] for s in singles], "s--", label="frozen gates (exact)")
-    left.set_xlabel("deleted block i")
-    left.set_ylabel("||out' - out|| / ||out||")
-    left.set_title("single-block lesions", fontsize="medium")
-    left.legend(fontsize="small")
+    _label(left, "deleted block i", "||out' - out|| / ||out||", "single-block lesions")
     curve = study["curve"]
     ms = [c["m"] for c in curve]
     middle.errorbar(ms, [c["kept_measured"] for c in curve],
@@ -133,10 +130,7 @@ def plot_lesions(study: dict, path: Path, title: str, verdict: str) -> str:
                     label="measured (±2 SE)")
     middle.plot(ms, [c["kept_predicted"] for c in curve], "s-", label="spectrum prediction")
     middle.plot(ms, [c["kept_uniform"] for c in curve], "x:", label="uniform over paths")
-    middle.set_xlabel("m random blocks deleted")
-    middle.set_ylabel("kept share <out', out> / ||out||^2")
-    middle.set_title("kept share", fontsize="medium")
-    middle.legend(fontsize="small")
+    _label(middle, "m random blocks deleted", "kept share <out', out> / ||out||^2", "kept share")
     found = lesion_misses(study, UNEXPLAINED)
     right.axhline(0.0, color="grey", lw=0.8)
     right.fill_between(ms, [-a for a in found["allowed"]], found["allowed"], color="C2",
@@ -226,3 +220,11 @@ def plot_norms_by_length(payload: dict, path, title: str):
 
 def _span(ks: list[int]) -> str:
     return str(ks[0]) if len(ks) == 1 else f"{ks[0]}..{ks[-1]}"
+
+
+def _label(ax, xlabel: str, ylabel: str, title: str) -> None:
+    """Axis labels, a medium title and a small legend: one lesion panel's dressing."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize="medium")
+    ax.legend(fontsize="small")
