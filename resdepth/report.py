@@ -88,7 +88,7 @@ def meta(outcome) -> dict:
         "check_wall_time_s": {name: round(sec, 3) for name, sec in outcome.timings.items()},
         "training_runs": {"trained": outcome.trained, "reused": outcome.reused,
                           "diverged": outcome.diverged},
-        "checks_reused": list(getattr(outcome, "reused_checks", [])),
+        "checks_reused": list(outcome.reused_checks),
         "counts": counts(outcome.rows),
     }
 
@@ -269,7 +269,7 @@ def summary(outcome, width: int = 100) -> str:
             lines.append(f"  ... and {len(bad) - 8} more in report.md")
     tally = ", ".join(f"{n} {v}" for v, n in counts(outcome.rows).items())
     lines.append(f"{len(outcome.rows)} rows: {tally}")
-    reused = getattr(outcome, "reused_checks", [])
+    reused = outcome.reused_checks
     if reused:
         lines.append(f"--resume: reused the rows of {len(reused)} finished checks "
                      f"(unchanged settings and code); ran the other "

@@ -171,17 +171,19 @@ def _run_checks(chosen, ctx, runner, plan_errors, store, settings, timings, reus
                 rows += _commit(store, label, [_skipped(label)], settings.out_dir)
             for reg in registered:
                 bar.set_postfix_str(label)
-                runner.current = check_name(reg)
-                found = _finished_rows(store, runner.current, reg.label, ctx, settings, timings,
-                                       reused)
-                if found is None:
+                name = runner.current = check_name(reg)
+                now = fingerprint(reg.label, mode=ctx.mode, seed=ctx.seed, device=ctx.device)
+                stored = _finished(store, name, now) if settings.resume else None
+                if stored is not None:
+                    found, timings[name] = stored.rows, stored.wall_time_s
+                    reused.append(name)
+                else:
                     begin = time.perf_counter()
                     result = _run_one(reg, ctx, runner, plan_errors.get(id(reg)))
-                    timings[runner.current] = time.perf_counter() - begin
+                    timings[name] = time.perf_counter() - begin
                     found = [report_row(r, settings.out_dir) for r in result]
-                    store.save_check(runner.current, _fingerprint(reg.label, ctx), found,
-                                     timings[runner.current])
-                rows += _commit_rows(store, runner.current, found)
+                    store.save_check(name, now, found, timings[name])
+                rows += _commit_rows(store, name, found)
                 finished += 1
                 bar.update(1)
     except KeyboardInterrupt:
@@ -193,28 +195,15 @@ def _run_checks(chosen, ctx, runner, plan_errors, store, settings, timings, reus
     return rows
 
 
-def _fingerprint(label: str, ctx: CheckContext) -> dict:
-    return fingerprint(label, mode=ctx.mode, seed=ctx.seed, device=ctx.device)
-
-
-def _finished_rows(store, name: str, label: str, ctx, settings, timings, reused
-                   ) -> list[dict] | None:
-    """With ``--resume``, the stored rows of check ``name`` when its fingerprint is unchanged
-    (its stored wall time goes into ``timings``, its name into ``reused``); None when it must
-    run. A stored
-    check computed under another fingerprint is rerun, and the reason printed."""
-    if not settings.resume:
-        return None
+def _finished(store: Store, name: str, now: dict):
+    """The stored rows of check ``name`` (a :class:`~resdepth.engine.store.FinishedCheck`) when
+    they were computed under the fingerprint ``now``; None when the check must run. A check
+    stored under another fingerprint is rerun, and what changed is printed."""
     stored = store.load_check(name)
-    if stored is None:
-        return None
-    now = _fingerprint(label, ctx)
-    if stored.fingerprint != now:
+    if stored is not None and stored.fingerprint != now:
         tqdm.write(f"rerunning {name}: {changes(stored.fingerprint, now)}", file=sys.stderr)
         return None
-    timings[name] = stored.wall_time_s
-    reused.append(name)
-    return stored.rows
+    return stored
 
 
 def _run_one(reg: Registered, ctx, runner: StoreRunner, plan_error: str | None

@@ -13,13 +13,14 @@ sizes the report's powers are quoted at).
 Traceback (most recent call last):
 ValueError: mode must be 'quick' or 'full', got 'fast'
 
-Tolerances are named once here too (the towers' exact tolerance is numerics' own, since the
-spectrum library states it for its split warning).
+Tolerances are named once here too; the exact tolerance of resdepth's own towers is numerics'
+:data:`numerics.probes.spectrum.EXACT_TOL` (1e-9), which the spectrum library states for its split
+warning and ``resdepth.checks.towers`` reads.
 """
 
 from collections.abc import Mapping
 
-__all__ = ["BUDGETS", "EXACT_TOL_REAL", "MODES", "Z_MAX", "Budget", "budget", "exact_tol_towers"]
+__all__ = ["BUDGETS", "EXACT_TOL_REAL", "MODES", "Z_MAX", "Budget", "budget"]
 
 MODES = ("quick", "full")
 
@@ -28,14 +29,6 @@ Z_MAX = 5.0
 
 EXACT_TOL_REAL = 1e-10
 """Relative tolerance of the float64 identities on traced real models (R2, R5; issue 13)."""
-
-
-def exact_tol_towers() -> float:
-    """Relative tolerance of the float64 identities on resdepth's own towers (R2, R5, S6):
-    :data:`numerics.probes.spectrum.EXACT_TOL` (1e-9), defined once, where the split is computed."""
-    from numerics.probes.spectrum import EXACT_TOL
-
-    return EXACT_TOL
 
 
 class Budget(Mapping):
