@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from numerics.probes.lesion import kept_share
 from numerics.real.frozen import TracedModel, frozen_spectrum, run_chain, run_piece
 
 __all__ = ["d1_insertion", "jacobian_check", "kept_share_prediction", "lesion_study",
@@ -106,10 +107,6 @@ def kept_share_prediction(signed_shares, m: int) -> float:
     return sum(math.comb(n - m, k) / math.comb(n, k) * s for k, s in enumerate(signed_shares))
 
 
-def _kept(out: torch.Tensor, full: torch.Tensor) -> float:
-    return float((out * full).sum() / full.pow(2).sum())
-
-
 def lesion_study(traced: TracedModel, ms, draws: int, generator: torch.Generator,
                  spectrum=None) -> dict:
     """Single-block and m-random-block lesions: measured against the frozen-gate predictions.
@@ -136,8 +133,8 @@ def lesion_study(traced: TracedModel, ms, draws: int, generator: torch.Generator
     branches = [len(b.branches) for b in traced.blocks]
     for m in ms:
         rows = [n + j for j, (mm, _) in enumerate(drawn) if mm == m]
-        kept = [_kept(measured[r], full) for r in rows]
-        kept_frozen = [_kept(frozen[r], full) for r in rows]
+        kept = [kept_share(measured[r], full) for r in rows]
+        kept_frozen = [kept_share(frozen[r], full) for r in rows]
         uniform = [math.prod(1 / (1 + branches[i]) for i in sets[r]) for r in rows]
         mean = sum(kept) / draws
         se = math.sqrt(sum((k - mean) ** 2 for k in kept) / max(draws - 1, 1) / draws)
