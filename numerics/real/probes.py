@@ -9,11 +9,8 @@ All take a :class:`numerics.real.frozen.TracedModel` (float64, eval mode, traced
   lam_i = ||sum_b lam f_ib(x_{i-1})|| / ||x_{i-1}||, and each block's energy ratio
   r_i = ||s_i + sum_b f_ib||^2 / ||s_i||^2 before its gate against S2's law for a branch
   orthogonal to the stream, 1 + lam_i^2, and the aligned (worst) case (1 + lam_i)^2.
-- :func:`lesion_study` (Veit et al. 2016, R2): every block deleted in turn (its skip kept) and
-  m random blocks; the measured output against the frozen-gate prediction. For gates held
-  fixed, the mean over all m-subsets of the kept share <out', out> / ||out||^2 is exactly
-  sum_k C(n-m, k)/C(n, k) s_k with the signed shares s_k (a path through k blocks survives with
-  that probability), and a uniform law over paths would give (1 + B)^(-m).
+- Veit's lesions (R2) are :mod:`numerics.real.lesion_study` (sequential draws, the frozen
+  lesion as a control variate) over :mod:`numerics.real.lesions` (batched lesioned passes).
 - :func:`d1_insertion` (D1): after each post-LN block, a zero-initialised block with a fresh
   LayerNorm (weight 1, bias 0) inserted, and the output's change.
 """
@@ -24,11 +21,9 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from numerics.probes.lesion import kept_share
-from numerics.real.frozen import TracedModel, frozen_spectrum, run_chain, run_piece
+from numerics.real.frozen import TracedModel, run_chain, run_piece
 
-__all__ = ["d1_insertion", "jacobian_check", "kept_share_prediction", "lesion_study",
-           "reinitialised", "reweighted", "signal_profile"]
+__all__ = ["d1_insertion", "jacobian_check", "reinitialised", "reweighted", "signal_profile"]
 
 
 def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -99,50 +94,6 @@ def s4_regime(rms_lam: float, n: int) -> dict:
     regime = "critical (beta ~ 1/2)" if 0.25 <= load <= 4 else (
         "growth (beta < 1/2)" if load > 4 else "collapse toward the identity (beta > 1/2)")
     return {"beta_eff": beta, "n_lam2": load, "regime": regime}
-
-
-def kept_share_prediction(signed_shares, m: int) -> float:
-    """sum_k C(n-m, k)/C(n, k) s_k: the mean kept share over all m-subsets, gates frozen."""
-    n = len(signed_shares) - 1
-    return sum(math.comb(n - m, k) / math.comb(n, k) * s for k, s in enumerate(signed_shares))
-
-
-def lesion_study(traced: TracedModel, ms, draws: int, generator: torch.Generator,
-                 spectrum=None) -> dict:
-    """Single-block and m-random-block lesions: measured against the frozen-gate predictions.
-
-    Every deletion set (the n single blocks, then ``draws`` random m-subsets per m, drawn in
-    that order from ``generator``) runs in one batched pass (:mod:`numerics.real.lesions`);
-    ``spectrum`` is the frozen-gate spectrum if already computed."""
-    from numerics.real.lesions import lesioned_outputs
-
-    full = traced.output
-    n = len(traced.blocks)
-    shares = (spectrum or frozen_spectrum(traced)).signed_shares()
-    drawn = [(m, torch.randperm(n, generator=generator)[:m].tolist()) for m in ms
-             for _ in range(draws)]
-    sets = [[i] for i in range(n)] + [d for _, d in drawn]
-    measured, frozen = lesioned_outputs(traced, sets)
-    singles = []
-    for i in range(n):
-        singles.append({"block": i + 1, "measured_change": _rel(measured[i], full),
-                        "frozen_change": _rel(frozen[i], full),
-                        "unexplained": _rel(measured[i], frozen[i]) * full.norm().item()
-                        / max((measured[i] - full).norm().item(), 1e-300)})
-    curve = []
-    branches = [len(b.branches) for b in traced.blocks]
-    for m in ms:
-        rows = [n + j for j, (mm, _) in enumerate(drawn) if mm == m]
-        kept = [kept_share(measured[r], full) for r in rows]
-        kept_frozen = [kept_share(frozen[r], full) for r in rows]
-        uniform = [math.prod(1 / (1 + branches[i]) for i in sets[r]) for r in rows]
-        mean = sum(kept) / draws
-        se = math.sqrt(sum((k - mean) ** 2 for k in kept) / max(draws - 1, 1) / draws)
-        curve.append({"m": m, "kept_measured": mean, "kept_measured_se": se,
-                      "kept_frozen_draws": sum(kept_frozen) / draws,
-                      "kept_predicted": kept_share_prediction(shares, m),
-                      "kept_uniform": sum(uniform) / draws})
-    return {"singles": singles, "curve": curve, "signed_shares": shares}
 
 
 def d1_insertion(traced: TracedModel, generator: torch.Generator) -> dict | None:

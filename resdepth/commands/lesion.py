@@ -3,7 +3,7 @@
 import argparse
 import json
 
-from resdepth.commands.probe import DRAWS, lesion_verdict
+from resdepth.commands.probe import DRAWS, DRAWS_HELP, draws_cap, lesion_verdict
 from resdepth.engine.errors import check_out_file, nonnegative_int, positive_int
 from resdepth.real.models import RUNS_CODE, add_model_options, load_source, trace
 
@@ -28,9 +28,8 @@ def register(subparsers) -> None:
                         help="use the first N examples of the inputs (default 64)")
     parser.add_argument("--max-m", type=positive_int, default=4, metavar="M",
                         help="delete up to M random blocks (default 4)")
-    parser.add_argument("--draws", type=positive_int, default=DRAWS,
-                        help=f"random draws per m (default {DRAWS}; the same sets as `resdepth "
-                        "probe` at the same --seed)")
+    parser.add_argument("--draws", type=draws_cap, default=DRAWS,
+                        help=DRAWS_HELP.format(other="probe"))
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
     parser.add_argument("--format", choices=("md", "json"), default="md")
     parser.add_argument("--plot", metavar="FILE", help="also plot the lesions")
@@ -53,7 +52,7 @@ def run(args) -> int:
         study = {"singles": [], "curve": [], "signed_shares": []}
     else:
         row = lesion_verdict(traced, source.name, seed=args.seed, draws=args.draws,
-                             max_m=args.max_m)
+                             max_m=args.max_m, singles=True)
         study = row.details
     if plot is not None and study["curve"]:
         real_plots.plot_lesions(study, plot, source.name, row.verdict)
@@ -62,7 +61,9 @@ def run(args) -> int:
                "singles": study["singles"], "curve": study["curve"],
                "signed_shares": study["signed_shares"], "verdict": row.verdict,
                "statistic": row.statistic, "statistic_se": study.get("statistic_se"),
-               "reason": row.reason, "draws": args.draws, "seed": args.seed}
+               "reason": row.reason, "draws": row.details.get("draws"),
+               "draws_cap": args.draws, "decided": row.details.get("decided"),
+               "seed": args.seed}
     if args.format == "json":
         print(json.dumps(payload))
         return code
@@ -71,16 +72,18 @@ def run(args) -> int:
              "|---|---|---|---|"]
     lines += [f"| {s['block']} | {s['measured_change']:.4g} | {s['frozen_change']:.4g} | "
               f"{s['unexplained']:.3g} |" for s in study["singles"]]
-    lines += ["", "| m | kept share measured (SE) | spectrum prediction | uniform over paths |",
-              "|---|---|---|---|"]
-    lines += [f"| {c['m']} | {c['kept_measured']:.4f} ({c['kept_measured_se']:.1g}) | "
-              f"{c['kept_predicted']:.4f} | {c['kept_uniform']:.4f} |" for c in study["curve"]]
+    lines += ["", "| m | draws | kept share measured (SE) | spectrum prediction | "
+              "uniform over paths |", "|---|---|---|---|---|"]
+    lines += [f"| {c['m']} | {'all ' if c['exhaustive'] else ''}{c['draws']} | "
+              f"{c['kept_measured']:.6g} ({c['kept_measured_se']:.2g}) | "
+              f"{c['kept_predicted']:.6g} | {c['kept_uniform']:.4f} |" for c in study["curve"]]
     if row.criterion is None:
         lines += ["", f"verdict: {row.verdict} ({row.reason})"]
     else:
         lines += ["", f"verdict ({row.criterion.statistic} {row.criterion.op} "
                   f"{row.criterion.threshold}): {row.verdict}, statistic {row.statistic:.3g} "
-                  f"(standard error over the {args.draws} draws per m: "
-                  f"{study['statistic_se']:.2g})"]
+                  f"(standard error {study['statistic_se']:.2g} at m = {study['deciding_m']}; "
+                  f"{'decided' if study['decided'] else 'undecided at the cap'} after "
+                  f"{study['rounds']} round(s), {study['sets_measured']} sets)"]
     print("\n".join(lines))
     return code

@@ -31,8 +31,24 @@ examples:
   resdepth probe --checkpoint runs/mlp16 --out probe-mlp16"""
 
 
-DRAWS = 32
-"""Default deletion sets per m for ``probe`` and ``lesion`` (one shared default)."""
+DRAWS = 64
+"""Default cap on the deletion sets drawn per m for ``probe`` and ``lesion`` (one shared
+default): sets are drawn :data:`resdepth.real.rows.LESION_ROUND` at a time per m until the
+lesion row's verdict is decided, so a clear verdict stops far below the cap."""
+
+DRAWS_HELP = (f"cap on the random deletion sets per m (default {DRAWS}, at least 2): sets are "
+              "drawn 4 per m at a time, the frozen-gate lesion of each as a control variate, "
+              "until the verdict sits 5 standard errors from its threshold; the same sets as "
+              "`resdepth {other}` at the same --seed")
+
+
+def draws_cap(text: str) -> int:
+    """argparse type of ``--draws``: an integer >= 2 (a standard error needs two draws)."""
+    value = positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected at least 2 (a standard error needs two draws), got {value}")
+    return value
 
 
 def register(subparsers) -> None:
@@ -45,9 +61,8 @@ def register(subparsers) -> None:
                         help="folder for report.md, results.json and the plots")
     parser.add_argument("--batch", type=positive_int, default=64,
                         help="use the first N examples of the inputs (default 64)")
-    parser.add_argument("--draws", type=positive_int, default=DRAWS,
-                        help=f"random lesion draws per m (default {DRAWS}; the same sets as "
-                        "`resdepth lesion` at the same --seed)")
+    parser.add_argument("--draws", type=draws_cap, default=DRAWS,
+                        help=DRAWS_HELP.format(other="lesion"))
     parser.add_argument("--seed", type=nonnegative_int, default=0, help="seed (default 0)")
     parser.set_defaults(func=run)
 
@@ -180,17 +195,22 @@ def island_notes(traced) -> list[str]:
 
 
 def lesion_verdict(traced, name: str, *, seed: int, draws: int, max_m: int,
-                   spectrum=None):
-    """The one lesion row of a model, shared by ``probe`` and ``lesion``: deletion sets drawn
-    from their own generator seeded ``seed`` (so both commands draw the same sets), m = 1 ..
-    min(n, max_m), ``draws`` sets per m; the row's details hold the study and the statistic's
-    standard error over the draws."""
+                   spectrum=None, singles: bool = False):
+    """The one lesion row of a model, shared by ``probe`` and ``lesion``: m = 1 .. min(n, max_m),
+    deletion sets drawn sequentially (:func:`numerics.real.lesion_study.lesion_study`) from
+    their own generator seeded ``seed`` in rounds of :data:`~resdepth.real.rows.LESION_ROUND`
+    per m, stopped by the row's own rule (:func:`~resdepth.real.rows.lesion_undecided`) or at
+    ``draws`` per m, so both commands draw the same sets and reach the same verdict. The row's
+    details hold the study, the draws per m and the statistic's standard error; ``singles``
+    (``lesion``'s table) adds each block deleted in turn, after the draws, never judged."""
     import torch
 
-    from numerics.real.probes import lesion_study
+    from numerics.real.lesion_study import lesion_study
     from resdepth.real import rows as real_rows
 
     n = len(traced.blocks)
-    study = lesion_study(traced, list(range(1, min(n, max_m) + 1)), draws,
-                         torch.Generator().manual_seed(seed), spectrum)
+    study = lesion_study(traced, list(range(1, min(n, max_m) + 1)),
+                         torch.Generator().manual_seed(seed),
+                         undecided=real_rows.lesion_undecided, round_size=real_rows.LESION_ROUND,
+                         max_draws=draws, spectrum=spectrum, singles=singles)
     return real_rows.lesion_row(name, study, "lesions.png")

@@ -1,5 +1,6 @@
 """Plots of a traced real model: signal propagation, path-length spectrum, lesions (matplotlib, Agg)."""
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -97,13 +98,17 @@ def plot_spectrum_shares(spectrum, path: Path, title: str) -> str:
 
 
 def lesion_misses(study: dict, unexplained: float) -> dict:
-    """Per m: the prediction minus the measurement of the kept share, its 2-SE band, and the
-    allowed miss 2 SE + ``unexplained`` |1 - predicted| (the row passes when every miss is
-    inside it); ``statistic``, the row's max unexplained share of the lesion effect."""
+    """Per m: the prediction minus the measurement of the kept share, its band
+    (:func:`~resdepth.real.rows.lesion_spread`: Z SE, widened for few draws), and the allowed
+    miss band + ``unexplained``
+    |1 - predicted| (the row passes when every miss is inside it, decided); ``statistic``, the
+    row's max unexplained share of the lesion effect beyond Z SE."""
+    from resdepth.real.rows import ZERO_EFFECT, lesion_spread
+
     curve = study["curve"]
     miss = [c["kept_predicted"] - c["kept_measured"] for c in curve]
-    band = [2 * c["kept_measured_se"] for c in curve]
-    effect = [max(abs(1 - c["kept_predicted"]), 1e-300) for c in curve]
+    band = [lesion_spread(c) for c in curve]
+    effect = [max(abs(1 - c["kept_predicted"]), ZERO_EFFECT) for c in curve]
     allowed = [b + unexplained * e for b, e in zip(band, effect)]
     shares = [max(0.0, abs(m) - b) / e for m, b, e in zip(miss, band, effect)]
     return {"m": [c["m"] for c in curve], "miss": miss, "band": band, "allowed": allowed,
@@ -111,32 +116,45 @@ def lesion_misses(study: dict, unexplained: float) -> dict:
 
 
 def plot_lesions(study: dict, path: Path, title: str, verdict: str) -> str:
-    """Single-block lesions (measured vs frozen); the kept share after m deletions, measured
-    and predicted; and, on its own scale, prediction - measurement with the measurement's
-    2-SE band and the miss the criterion allows (2 SE + UNEXPLAINED |1 - predicted|): the
-    number the verdict is decided on, in the title with the verdict."""
-    from resdepth.real.rows import UNEXPLAINED
+    """Single-block lesions, measured vs frozen (``resdepth lesion``; ``probe`` skips them for
+    speed and shows instead each drawn set's kept share, measured against frozen: the control
+    variate); the kept share after m deletions, measured and predicted; and, on its own scale,
+    prediction - measurement with its Z-SE band and the miss the criterion allows (Z SE +
+    UNEXPLAINED |1 - predicted|): the number the verdict is decided on, in the title."""
+    from resdepth.real.rows import LESION_Z, UNEXPLAINED
 
     fig, (left, middle, right) = plt.subplots(1, 3, figsize=(13, 3.9))
     singles = study["singles"]
-    blocks = [s["block"] for s in singles]
-    left.plot(blocks, [s["measured_change"] for s in singles], "o-", label="measured")
-    left.plot(blocks, [s["frozen_change"] for s in singles], "s--", label="frozen gates (exact)")
-    _label(left, "deleted block i", "||out' - out|| / ||out||", "single-block lesions")
     curve = study["curve"]
+    if singles:
+        blocks = [s["block"] for s in singles]
+        left.plot(blocks, [s["measured_change"] for s in singles], "o-", label="measured")
+        left.plot(blocks, [s["frozen_change"] for s in singles], "s--",
+                  label="frozen gates (exact)")
+        _label(left, "deleted block i", "||out' - out|| / ||out||", "single-block lesions")
+    else:
+        for c in curve:
+            left.plot(c["frozen_each"], c["kept_each"], "o", ms=4,
+                      label=f"m = {c['m']} ({c['draws']} sets)")
+        every = [v for c in curve for v in c["frozen_each"] + c["kept_each"]]
+        left.plot([min(every), max(every)], [min(every), max(every)], ":", color="grey", lw=0.8)
+        _label(left, "kept share, gates frozen", "kept share, gates recomputed",
+               "each drawn deletion set")
     ms = [c["m"] for c in curve]
-    middle.errorbar(ms, [c["kept_measured"] for c in curve],
-                    yerr=[2 * c["kept_measured_se"] for c in curve], fmt="o", capsize=2,
-                    label="measured (±2 SE)")
+    found = lesion_misses(study, UNEXPLAINED)
+    band = [b if math.isfinite(b) else 0.0 for b in found["band"]]  # < 4 draws: no band
+    allowed = [a if math.isfinite(a) else 0.0 for a in found["allowed"]]
+    middle.errorbar(ms, [c["kept_measured"] for c in curve], yerr=band, fmt="o",
+                    capsize=2, label=f"measured (±{LESION_Z:g} SE)")
     middle.plot(ms, [c["kept_predicted"] for c in curve], "s-", label="spectrum prediction")
     middle.plot(ms, [c["kept_uniform"] for c in curve], "x:", label="uniform over paths")
     _label(middle, "m random blocks deleted", "kept share <out', out> / ||out||^2", "kept share")
-    found = lesion_misses(study, UNEXPLAINED)
     right.axhline(0.0, color="grey", lw=0.8)
-    right.fill_between(ms, [-a for a in found["allowed"]], found["allowed"], color="C2",
-                       alpha=0.15, label=f"allowed: 2 SE + {UNEXPLAINED:g} |1 - predicted|")
-    right.errorbar(ms, found["miss"], yerr=found["band"], fmt="o-", color="C3", capsize=3,
-                   label="predicted - measured (±2 SE)")
+    right.fill_between(ms, [-a for a in allowed], allowed, color="C2",
+                       alpha=0.15, label=f"allowed: {LESION_Z:g} SE + {UNEXPLAINED:g} "
+                       "|1 - predicted|")
+    right.errorbar(ms, found["miss"], yerr=band, fmt="o-", color="C3", capsize=3,
+                   label=f"predicted - measured (±{LESION_Z:g} SE)")
     worst = max(range(len(ms)), key=lambda i: abs(found["miss"][i]))
     right.annotate(f"{found['miss'][worst]:+.2g}", (ms[worst], found["miss"][worst]),
                    textcoords="offset points", xytext=(-10, -14), ha="right", fontsize="small",
@@ -150,7 +168,7 @@ def plot_lesions(study: dict, path: Path, title: str, verdict: str) -> str:
     right.set_title(f"verdict: {verdict}; unexplained share {found['statistic']:.3g} "
                     f"(< {UNEXPLAINED:g} passes)", fontsize="medium")
     right.legend(fontsize="small")
-    for ax in (left, middle, right):
+    for ax in (left, middle, right) if singles else (middle, right):
         ax.xaxis.get_major_locator().set_params(integer=True)
     fig.suptitle(title, fontsize="medium")
     return save_figure(fig, path)

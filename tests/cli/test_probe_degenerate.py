@@ -55,6 +55,9 @@ def resnet():
 
 def images():
     return resnet_cnn()[1]
+
+def deep_resnet():
+    return resnet_cnn((8,) * 6 + (16,))[0]
 """
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "results.schema.json"
@@ -104,17 +107,35 @@ def test_probe_on_a_nan_weight_model_skips_the_theory_rows_with_the_cause(capsys
     assert code == 0
 
 
-def test_probe_and_lesion_agree_on_the_same_model_and_seed(capsys, user, tmp_path):
-    _, rows = _probe(user, tmp_path, "resnet")
+@pytest.mark.parametrize("seed", ["0", "1"])
+def test_probe_and_lesion_agree_on_the_same_model_and_seed(capsys, user, tmp_path, seed):
+    # 6 blocks: the deletion sets are drawn (C(6, m) > 4), sequentially, up to the default cap
+    out = tmp_path / "deep"
+    main(["probe", "--model", f"{user}:deep_resnet", "--inputs", f"{user}:images",
+          "--out", str(out), "--seed", seed])
+    rows = json.loads((out / "results.json").read_text())["rows"]
     (probe_row,) = [r for r in rows if "Veit" in r["claim"]]
     capsys.readouterr()
-    code = main(["lesion", "--model", f"{user}:resnet", "--inputs", f"{user}:images",
-                 "--format", "json", "--draws", "4"])
+    code = main(["lesion", "--model", f"{user}:deep_resnet", "--inputs", f"{user}:images",
+                 "--format", "json", "--seed", seed])
     payload = json.loads(capsys.readouterr().out)
+    assert [c["sets"] for c in payload["curve"]] == [
+        c["sets"] for c in probe_row["details"]["curve"]]
+    assert sum(not c["exhaustive"] for c in payload["curve"]) >= 2  # drawn, not enumerated
     assert payload["verdict"] == probe_row["verdict"]
     assert payload["statistic"] == pytest.approx(probe_row["statistic"], rel=1e-12)
     assert payload["statistic_se"] == pytest.approx(probe_row["details"]["statistic_se"])
+    assert payload["draws"] == probe_row["details"]["draws"] and payload["decided"]
+    assert len(payload["singles"]) == 6 and probe_row["details"]["singles"] == []
     assert code == (1 if payload["verdict"] == "fail" else 0)
+
+
+def test_lesion_draws_below_two_is_one_line(capsys, user):
+    with pytest.raises(SystemExit):
+        main(["lesion", "--model", f"{user}:resnet", "--inputs", f"{user}:images",
+              "--draws", "1"])
+    err = capsys.readouterr().err
+    assert "a standard error needs two draws" in err and "Traceback" not in err
 
 
 def test_lesion_exits_1_on_a_fail(capsys, user, monkeypatch):

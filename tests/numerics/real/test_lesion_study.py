@@ -1,0 +1,125 @@
+"""The sequential lesion study (numerics.real.lesion_study): the frozen lesion's exact mean is the
+spectrum's prediction, the control-variate estimate is the measured mean, and the draws stop when
+the caller's rule says the verdict is decided (R2, real architectures)."""
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from numerics.models.zoo import resnet_cnn
+from numerics.probes.lesion import kept_share
+from numerics.real.frozen import frozen_spectrum, trace_model
+from numerics.real.lesion_study import kept_share_prediction, lesion_study, uniform_kept_share
+from numerics.real.lesions import lesioned_outputs
+
+
+@pytest.fixture(scope="module")
+def traced():
+    model, inputs = resnet_cnn((8,) * 5 + (16,), batch=2, side=6)
+    return trace_model(model, inputs)
+
+
+def test_R2_frozen_lesions_average_to_the_prediction_over_every_subset(traced):
+    # the identity the control variate rests on, checked exhaustively (no sampling)
+    n = len(traced.blocks)
+    shares = frozen_spectrum(traced).signed_shares()
+    for m in (1, 2, 4):
+        sets = list(itertools.combinations(range(n), m))
+        measured, frozen = lesioned_outputs(traced, sets)
+        mean_frozen = sum(kept_share(f, traced.output) for f in frozen) / len(sets)
+        assert mean_frozen == pytest.approx(kept_share_prediction(shares, m), abs=1e-12)
+        mean_measured = sum(kept_share(x, traced.output) for x in measured) / len(sets)
+        assert abs(mean_measured - mean_frozen) > 1e-6  # the gates move: something to measure
+
+
+def test_uniform_kept_share_is_the_mean_over_every_subset():
+    branches = [1, 2, 1, 3, 1]
+    for m in range(6):
+        brute = [math.prod(1 / (1 + branches[i]) for i in s)
+                 for s in itertools.combinations(range(5), m)]
+        assert uniform_kept_share(branches, m) == pytest.approx(sum(brute) / len(brute),
+                                                                rel=1e-14)
+
+
+def never(curve):
+    return []
+
+
+def always(curve):
+    return [p["m"] for p in curve]
+
+
+def test_R2_a_decided_verdict_stops_after_one_round(traced):
+    n = len(traced.blocks)
+    study = lesion_study(traced, [1, 2, 3], torch.Generator().manual_seed(0), undecided=never,
+                         round_size=3, max_draws=64)
+    assert study["rounds"] == 1 and [p["draws"] for p in study["curve"]] == [3, 3, 3]
+    sets = [tuple(s) for p in study["curve"] for s in p["sets"]]
+    assert study["sets_measured"] == len(set(sets))
+    assert study["block_applications"] == sum(n - min(s) for s in set(sets))
+    for p in study["curve"]:
+        assert p["kept_measured_se"] > 0 and not p["exhaustive"]
+        diffs = [k - f for k, f in zip(p["kept_each"], p["frozen_each"])]
+        assert p["kept_measured"] == pytest.approx(p["kept_predicted"] + sum(diffs) / 3,
+                                                   abs=1e-15)
+
+
+def test_R2_undecided_draws_go_on_in_rounds_to_the_cap(traced):
+    seen = []
+
+    def open_m2(curve):
+        seen.append([p["draws"] for p in curve])
+        return [2]
+
+    study = lesion_study(traced, [1, 2], torch.Generator().manual_seed(0), undecided=open_m2,
+                         round_size=4, max_draws=9)
+    assert seen == [[4, 4], [4, 8], [4, 9]]  # m = 2 alone draws on, capped at 9
+    assert study["rounds"] == 3 and not study["curve"][1]["exhaustive"]
+    p = study["curve"][1]
+    assert len({tuple(s) for s in p["sets"]}) == 9  # without replacement, of C(5, 2) = 10
+    diffs = [k - f for k, f in zip(p["kept_each"], p["frozen_each"])]
+    mean = sum(diffs) / 9
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 8)
+    assert p["kept_measured_se"] == pytest.approx(sd / 3 * math.sqrt(1 - 9 / 10), rel=1e-12)
+
+
+def test_R2_draws_that_would_reach_every_subset_measure_every_subset(traced):
+    # n = 5, m = 4: C(5, 4) = 5 sets, fewer than two rounds of 4: all measured, SE 0
+    study = lesion_study(traced, [4], torch.Generator().manual_seed(0), undecided=always,
+                         round_size=4, max_draws=64)
+    (point,) = study["curve"]
+    assert point["exhaustive"] and point["draws"] == 5 and point["kept_measured_se"] == 0.0
+    assert point["kept_measured"] == pytest.approx(point["kept_measured_plain"], abs=1e-12)
+    assert point["kept_frozen_draws"] == pytest.approx(point["kept_predicted"], abs=1e-12)
+
+
+def test_R2_the_same_seed_draws_the_same_sets_and_another_seed_others(traced):
+    def run(seed):
+        return lesion_study(traced, [1, 2], torch.Generator().manual_seed(seed),
+                            undecided=never, round_size=4)["curve"]
+
+    assert [p["sets"] for p in run(3)] == [p["sets"] for p in run(3)]
+    assert [p["sets"] for p in run(3)] != [p["sets"] for p in run(4)]
+
+
+def test_R2_the_control_variate_shrinks_the_standard_error(traced):
+    study = lesion_study(traced, [1, 2], torch.Generator().manual_seed(0), undecided=never,
+                         round_size=4)
+    for p in study["curve"]:
+        assert p["kept_measured_se"] < 0.5 * p["kept_measured_plain_se"]
+
+
+def test_lesion_study_rejects_too_few_draws(traced):
+    with pytest.raises(ValueError, match="max_draws must be an integer >= 2"):
+        lesion_study(traced, [1], torch.Generator(), undecided=never, max_draws=1)
+    with pytest.raises(ValueError, match="round_size"):
+        lesion_study(traced, [1], torch.Generator(), undecided=never, round_size=1)
+
+
+def test_R2_singles_delete_each_block_in_turn(traced):
+    study = lesion_study(traced, [1], torch.Generator().manual_seed(0), undecided=never,
+                         singles=True)
+    assert [s["block"] for s in study["singles"]] == [1, 2, 3, 4, 5]
+    assert all(s["frozen_change"] > 0 for s in study["singles"])
