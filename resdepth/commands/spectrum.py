@@ -75,9 +75,9 @@ def register(subparsers) -> None:
                         help="normalisation of the random tower (default none; the others "
                              "through the frozen gates)")
     add_model_options(parser)
-    parser.add_argument("--top-k", type=positive_int, default=3, metavar="K",
-                        help="with --output logits: the predicted tokens split by path length "
-                             "per position (default 3)")
+    parser.add_argument("--top-k", type=positive_int, default=None, metavar="K",
+                        help=f"with --output logits: the predicted tokens split by path length "
+                             f"per position (default {TOP_K}); an error without it")
     parser.add_argument("--batch", type=positive_int, default=64,
                         help="number of inputs (default 64)")
     parser.add_argument("--format", choices=("md", "json"), default="md", help="output format")
@@ -88,8 +88,15 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+TOP_K = 3
+"""Predicted tokens per position that ``--output logits`` splits by path length by default."""
+
+
 def run(args) -> int:
     """Build or load the model, compute its spectrum, print it (and plot it)."""
+    if args.top_k is not None and args.output != "logits":
+        raise ResdepthError("--top-k applies to --output logits (the predicted tokens' logits "
+                            "by path length); add --output logits or drop --top-k")
     plot = check_out_file(args.plot, "--plot") if args.plot else None
     if args.model is not None or args.checkpoint is not None:
         return _emit_frozen(_real(args), plot, args.format)
@@ -233,7 +240,7 @@ def _real(args) -> dict:
 
     check_causal(source.model)
     traced = trace(source, args.output)
-    section, spectrum = logits_payload(traced, args.top_k, source.decode)
+    section, spectrum = logits_payload(traced, args.top_k or TOP_K, source.decode)
     payload = _frozen_payload(traced, source.name, source.inputs_text, spectrum)
     payload["logits"] = section
     return payload

@@ -113,6 +113,8 @@ def test_spectrum_warns_past_the_exact_tolerance(capsys, monkeypatch):
     (["--width", "100000"], "GiB"),
     (["--depth", "3", "--plot", "README.md/x.png"], "--plot"),
     (["--inputs", "m:f"], "apply to --model or --checkpoint"),
+    (["--depth", "3", "--top-k", "2"], "--top-k applies to --output logits"),
+    (["--checkpoint", "missing.pt", "--top-k", "2"], "--top-k applies to --output logits"),
 ])
 def test_spectrum_command_errors_are_one_line(capsys, argv, message):
     assert main(["spectrum", *argv]) == 2

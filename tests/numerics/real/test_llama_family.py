@@ -172,11 +172,20 @@ def test_S2_init_profile_reuses_the_graph_with_initial_weights(traced):
 
 
 @pytest.mark.gpu
-def test_R2_llama_spectrum_runs_on_cuda_and_matches_the_cpu(traced):
-    if not torch.cuda.is_available():
-        pytest.skip("no CUDA device")
+def test_R2_llama_spectrum_and_lesions_run_on_cuda_and_match_the_cpu(traced):
+    """Skipped by tests/conftest.py where CUDA is absent (the fixture is never built then);
+    the device comes from numerics.device.choose_device, the one place that chooses it."""
+    from numerics.device import choose_device
+    from numerics.real.lesions import lesioned_outputs
+
+    device = choose_device("cuda")
     model, (ids,) = tiny_causal_lm("llama")
-    on_gpu = trace_model(model.to("cuda"), (ids.to("cuda"),), output="logits")
+    on_gpu = trace_model(model.to(device), (ids.to(device),), output="logits")
     gpu, cpu = frozen_spectrum(on_gpu), frozen_spectrum(traced["llama"])
     assert gpu.terms.device.type == "cuda" and gpu.max_rel_error() <= TOL
     assert float((gpu.terms.cpu() - cpu.terms).norm() / cpu.terms.norm()) <= 1e-10
+    sets = [[0], [1, 3]]
+    on_device, on_cpu = lesioned_outputs(on_gpu, sets), lesioned_outputs(traced["llama"], sets)
+    for a, b in zip(on_device, on_cpu):
+        assert a.device.type == "cuda"
+        assert float((a.cpu() - b).norm() / b.norm()) <= 1e-10
