@@ -42,6 +42,7 @@ from numerics.real.residual_graph import (
     block_gates,
     find_structure,
 )
+from numerics.real.streams import refuse_internal_streams, second_stream_notes
 from numerics.real.tracing import Captured, capture, functional, run_graph, select_output
 
 __all__ = ["TracedModel", "enumerate_frozen_paths", "frozen_output", "frozen_spectra",
@@ -167,35 +168,10 @@ def trace_model(model, args: tuple = (), kwargs: dict | None = None, *,
                                _facts(captured, actual))
     first = structure.block_positions()[0]
     on = {n.name for p in structure.pieces[first:] for n in p.nodes}
-    captured.notes.extend(_second_inputs(captured, structure, on))
+    refuse_internal_streams(captured, structure, on)
+    captured.notes.extend(second_stream_notes(captured, on))
     kept = find_islands(captured.graph, actual, on)
     return TracedModel(captured, structure, actual, traced_out, tuple(promoted + kept), gap)
-
-
-def _second_inputs(captured: Captured, structure: Structure, on: set) -> list[str]:
-    """A note per floating input other than the stream's that the blocks read (the encoder
-    output a decoder's cross-attention attends to): it is held fixed, a constant of the
-    frozen maps, so the branches' parts that come from it ride on the bias coordinate."""
-    notes = []
-    for name, value in captured.inputs.items():
-        if name == captured.source or not isinstance(value, torch.Tensor) or \
-                not value.is_floating_point():
-            continue
-        reached, todo = set(), [captured.node(name)]
-        while todo:
-            for user in todo.pop().users:
-                if user.name not in reached:
-                    reached.add(user.name)
-                    todo.append(user)
-        modules = sorted({module_path(n) for p in structure.blocks for n in p.nodes
-                          if n.name in reached and module_path(n)})
-        if reached & on:
-            notes.append(f"second stream: the input {name} is read by "
-                         f"{', '.join(modules[:6]) or 'the blocks'} (cross-attention); it is "
-                         "held fixed, a constant of the frozen maps: its own paths are not "
-                         "split, and what the branches draw from it rides on their bias "
-                         "coordinate")
-    return notes
 
 
 def _check_inputs_still_flow(model, args, kwargs, output, captured: Captured,
