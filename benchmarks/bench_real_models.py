@@ -60,12 +60,25 @@ BENCHMARKS = [spectrum_over_forward]
 
 # --- issue 23: the Llama family at depth -------------------------------------------------------
 
+def _llama_size() -> dict:
+    """The benchmark Llama's size: 30 layers, d = 576 (135M-scale) unless
+    RESDEPTH_BENCH_LLAMA="LAYERS,HIDDEN" says otherwise (a quick check of the benchmark)."""
+    import os
+
+    given = os.environ.get("RESDEPTH_BENCH_LLAMA")
+    if not given:
+        return {}
+    layers, hidden = (int(v) for v in given.split(","))
+    return {"layers": layers, "hidden": hidden, "intermediate": 8 * hidden // 3,
+            "heads": max(1, hidden // 64), "kv_heads": 1}
+
+
 def llama30():
     """The 135M-scale random Llama (30 layers, d = 576, GQA 9/3 heads, SwiGLU 1536, tied
     embeddings, vocabulary 49152), float64, eval; as ``--model`` for ``resdepth probe``."""
     from numerics.models.tiny_llm import llama_config, tiny_causal_lm
 
-    model, _ = tiny_causal_lm("llama", config=llama_config())
+    model, _ = tiny_causal_lm("llama", config=llama_config(**_llama_size()))
     return model.model  # the decoder stack: its last hidden state is decomposed
 
 
@@ -81,16 +94,12 @@ def _peak_mib() -> float:
 
 
 def _llama_rows(model, inputs, output=None) -> dict:
-    """Seconds of tracing, the spectrum and each probe row, over one forward pass."""
+    """Seconds of tracing, the spectrum and each probe row, over one forward pass (wall, and
+    CPU seconds over the forward's CPU seconds: steadier on shared cores)."""
     from graphs.counting import count_paths
     from graphs.trace import dag_from_description
-    from numerics.real.probes import (
-        jacobian_check,
-        lesion_study,
-        reinitialised,
-        reweighted,
-        signal_profile,
-    )
+    from numerics.real.probes import jacobian_check, reinitialised, reweighted, signal_profile
+    from resdepth.commands.probe import DRAWS, lesion_verdict
     from resdepth.real.models import traced_description
 
     def forward():
@@ -98,9 +107,7 @@ def _llama_rows(model, inputs, output=None) -> dict:
             model(*inputs)
 
     forward_s = best_time(forward, 3)
-    start_cpu = time.process_time()
-    forward()
-    forward_cpu = time.process_time() - start_cpu
+    forward_cpu = min(_cpu(forward) for _ in range(3))
     stages, cpu = {}, {}
 
     def timed(name, fn):
@@ -118,35 +125,99 @@ def _llama_rows(model, inputs, output=None) -> dict:
     r5 = timed("R5 Jacobians", lambda: jacobian_check(traced, generator))
     timed("S2 signal (with init)", lambda: (signal_profile(traced), signal_profile(
         reweighted(traced, reinitialised(model, 0)))))
-    timed("lesions (4 m x 8 draws + n singles)",
-          lambda: lesion_study(traced, [1, 2, 3, 4], 8, generator, spectrum))
+    lesion = timed("lesions (sequential, m = 1..4)", lambda: lesion_verdict(
+        traced, "llama", seed=0, draws=DRAWS, max_m=4, spectrum=spectrum))
     if n <= 10:
         from numerics.real.frozen import enumerate_frozen_paths
 
         timed("R2 enumeration", lambda: enumerate_frozen_paths(traced))
+    study = lesion.details
     figures = {"blocks": n, "forward_s": round(forward_s, 4),
                "forward_cpu_s": round(forward_cpu, 4),
                "split_error": spectrum.max_rel_error(), "r5_error": r5["rel_error"],
                "spectrum_goal_forwards": round(0.6 * (n + 1), 1),
-               "probe_total_s": round(sum(v for k, v in stages.items() if k != "trace") +
-                                      stages["trace"], 2),
+               "lesion": {"verdict": lesion.verdict, "statistic": lesion.statistic,
+                          "statistic_se": study["statistic_se"], "draws": study["draws"],
+                          "rounds": study["rounds"], "sets": study["sets_measured"],
+                          "block_applications": study["block_applications"]},
+               "probe_rows_s": round(sum(stages.values()), 2),
+               "probe_rows_cpu_s": round(sum(cpu.values()), 2),
                "peak_rss_mib": round(_peak_mib())}
-    figures["probe_total_cpu_s"] = round(sum(cpu.values()), 2)
     for name, seconds in stages.items():
         figures[name] = {"s": round(seconds, 3), "cpu_s": round(cpu[name], 3),
-                         "forwards": round(seconds / forward_s, 1)}
+                         "forwards": round(seconds / forward_s, 1),
+                         "forwards_cpu": round(cpu[name] / max(forward_cpu, 1e-9), 1)}
     return figures
+
+
+def _cpu(fn) -> float:
+    start = time.process_time()
+    fn()
+    return time.process_time() - start
+
+
+def _probe_end_to_end() -> dict:
+    """``resdepth probe`` on the benchmark Llama, in a child process: wall and CPU seconds
+    (building the model included), its exit code and verdicts."""
+    import json
+    import os
+    import pathlib
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory() as out:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "resdepth", "probe", "--model",
+             "benchmarks.bench_real_models:llama30", "--inputs",
+             "benchmarks.bench_real_models:llama30_ids", "--out", out],
+            cwd=root, env={**os.environ, "PYTHONPATH": str(root)}, capture_output=True,
+            text=True)
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        rows = json.loads((pathlib.Path(out) / "results.json").read_text())["rows"] \
+            if done.returncode in (0, 1) else []
+    return {"exit": done.returncode, "wall_s": round(wall, 1),
+            "cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime,
+                           1), "peak_rss_mib": round(after.ru_maxrss / 1024),
+            "verdicts": [f"{r['label']} {r['verdict']}" for r in rows],
+            "error": done.stderr.strip().splitlines()[-1:] if done.returncode > 1 else []}
+
+
+def _table(figures: dict) -> str:
+    """The ratio table: each stage in forward passes (wall and CPU), per model."""
+    names = [k for k in next(iter(figures.values())) if isinstance(
+        next(iter(figures.values()))[k], dict) and "forwards" in next(iter(figures.values()))[k]]
+    lines = ["| stage | " + " | ".join(f"{m} (wall / CPU forwards)" for m in figures) + " |",
+             "|---" * (len(figures) + 1) + "|"]
+    for name in names:
+        cells = [f"{f[name]['forwards']} / {f[name]['forwards_cpu']}" if name in f else "-"
+                 for f in figures.values()]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| peak RSS MiB | " + " | ".join(str(f["peak_rss_mib"])
+                                                   for f in figures.values()) + " |")
+    return "\n".join(lines)
 
 
 def llama_rows_over_forward() -> dict:
     """Tiny Llama (2 layers, d = 16) and the 30-layer d = 576 one, float64, 16 tokens: tracing,
-    spectrum and each probe row in forward passes, side by side in one run; peak RSS."""
+    spectrum and each probe row in forward passes, side by side in one run; peak RSS; then
+    ``resdepth probe`` end to end on the 30-layer one. Prints the ratio table."""
     from numerics.models.tiny_llm import tiny_causal_lm
 
     torch.set_num_threads(max(1, torch.get_num_threads()))
     tiny, inputs = tiny_causal_lm("llama", batch=1, tokens=16)
     figures = {"tiny_llama_n4": _llama_rows(tiny.model, inputs)}
-    figures["llama30_d576_n60"] = _llama_rows(llama30(), (llama30_ids(),))
+    big = llama30()
+    figures[f"llama_n{2 * big.config.num_hidden_layers}_d{big.config.hidden_size}"] = \
+        _llama_rows(big, (llama30_ids(),))
+    del big
+    print(_table(figures), flush=True)
+    figures["probe_end_to_end"] = _probe_end_to_end()
     return figures
 
 

@@ -17,15 +17,18 @@ without replacement and use F as a control variate whose mean P(m) is known exac
 
 .. math::
 
-    \\hat K(m) = P(m) + \\frac1N \\sum_j \\big(K(D_j) - F(D_j)\\big), \\qquad
-    \\mathrm{SE} = \\frac{\\operatorname{sd}_j (K - F)}{\\sqrt N}
+    \\hat K(m) = \\bar K - \\beta (\\bar F - P(m)), \\qquad
+    \\mathrm{SE} = \\frac{\\operatorname{sd}_j (K - \\beta F)}{\\sqrt N}
     \\sqrt{1 - N / \\tbinom{n}{m}}
 
-(the finite-population correction: 0 once every set is measured).
-
-It is unbiased because E F(D) = P(m); K - F is the gates' movement alone, whose spread is far
-smaller than K's (two deletion sets remove very different amounts, but the frozen lesion removes
-the same amounts), so a few draws decide what the plain mean of K needs hundreds for. The plain
+(the finite-population correction: 0 once every set is measured), beta = cov(K, F) / var(F)
+from the draws (the regression estimator, sd with N - 2 degrees of freedom; beta = 1 below 4
+draws, N - 1). Unbiased to first order because E F(D) = P(m). Where the gates barely move
+(a random Llama), K - F is their movement alone, whose spread is far smaller than K's (two
+deletion sets remove very different amounts, the frozen lesion the same amounts), so a few
+draws decide what the plain mean needs hundreds for; where recomputed gates undo what the
+frozen lesion removes (LayerNorm after every block, BERT), K barely varies while F does, and
+beta near 0 falls back to the plain mean instead of adding F's spread. The plain
 mean, the frozen draws' mean against P(m) (a z-score: the identity's check) and every drawn set
 stay in the result.
 
@@ -83,17 +86,25 @@ def _point(m: int, sets: list, population: int, values: dict, predicted: float,
     """One m's estimates from its drawn sets, ``population`` = C(n, m) (module docstring)."""
     kept = [values[s][0] for s in sets]
     frozen = [values[s][1] for s in sets]
-    diffs = [k - f for k, f in zip(kept, frozen)]
     n = len(sets)
     exhaustive = n == population
     mean_k, mean_f = math.fsum(kept) / n, math.fsum(frozen) / n
+    beta, dof = 1.0, n - 1
+    var_f = math.fsum((f - mean_f) ** 2 for f in frozen)
+    if n >= 4 and var_f > 0:  # the regression coefficient cov(K, F) / var(F), one dof spent
+        beta = math.fsum((k - mean_k) * (f - mean_f) for k, f in zip(kept, frozen)) / var_f
+        dof = n - 2
+    residuals = [k - beta * f for k, f in zip(kept, frozen)]
     if exhaustive:
         se = se_plain = se_frozen = 0.0
     else:
-        fpc = math.sqrt(1 - n / population)
-        se, se_plain, se_frozen = (fpc * _sd(v) / math.sqrt(n) for v in (diffs, kept, frozen))
+        fpc = math.sqrt(1 - n / population) / math.sqrt(n)
+        mean_r = math.fsum(residuals) / n
+        se = fpc * math.sqrt(math.fsum((r - mean_r) ** 2 for r in residuals) / dof)
+        se_plain, se_frozen = fpc * _sd(kept), fpc * _sd(frozen)
     return {"m": m, "draws": n, "exhaustive": exhaustive, "sets": [list(s) for s in sets],
-            "kept_measured": predicted + math.fsum(diffs) / n, "kept_measured_se": se,
+            "kept_measured": mean_k - beta * (mean_f - predicted), "kept_measured_se": se,
+            "control_beta": beta, "dof": dof,
             "kept_measured_plain": mean_k, "kept_measured_plain_se": se_plain,
             "kept_frozen_draws": mean_f, "kept_frozen_draws_se": se_frozen,
             "frozen_identity_z": (mean_f - predicted) / se_frozen if se_frozen > 0 else None,

@@ -189,13 +189,13 @@ LESION_ROUND = 4
 
 def lesion_spread(point: dict) -> float:
     """How far the estimate of one m may sit from the truth: :data:`LESION_Z` SE, the SE
-    scaled by sqrt(nu / (nu - 2)), the standard deviation of Student's t with nu = N - 1
-    degrees of freedom (an SE estimated from N draws is itself uncertain: x 1.73 at N = 4,
+    scaled by sqrt(nu / (nu - 2)), the standard deviation of Student's t with the SE's nu
+    degrees of freedom (``dof``: N - 2 with a fitted control-variate coefficient, else N - 1) (an SE estimated from N draws is itself uncertain: x 1.73 at N = 4,
     x 1.18 at 8, x 1.07 at 16); 0 when every set was measured; infinite below 4 draws."""
     se = point["kept_measured_se"]
     if point.get("exhaustive") or se == 0:
         return 0.0
-    nu = point["draws"] - 1
+    nu = point.get("dof", point["draws"] - 1)
     return LESION_Z * se * math.sqrt(nu / (nu - 2)) if nu > 2 else math.inf
 
 

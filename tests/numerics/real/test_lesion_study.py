@@ -79,9 +79,15 @@ def test_R2_undecided_draws_go_on_in_rounds_to_the_cap(traced):
     assert study["rounds"] == 3 and not study["curve"][1]["exhaustive"]
     p = study["curve"][1]
     assert len({tuple(s) for s in p["sets"]}) == 9  # without replacement, of C(5, 2) = 10
-    diffs = [k - f for k, f in zip(p["kept_each"], p["frozen_each"])]
-    mean = sum(diffs) / 9
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / 8)
+    k, f = p["kept_each"], p["frozen_each"]
+    mk, mf = sum(k) / 9, sum(f) / 9
+    beta = sum((a - mk) * (b - mf) for a, b in zip(k, f)) / sum((b - mf) ** 2 for b in f)
+    residuals = [a - beta * b for a, b in zip(k, f)]
+    mr = sum(residuals) / 9
+    sd = math.sqrt(sum((r - mr) ** 2 for r in residuals) / 7)  # N - 2: beta was fitted
+    assert p["control_beta"] == pytest.approx(beta, rel=1e-12) and p["dof"] == 7
+    assert p["kept_measured"] == pytest.approx(mk - beta * (mf - p["kept_predicted"]),
+                                               abs=1e-14)
     assert p["kept_measured_se"] == pytest.approx(sd / 3 * math.sqrt(1 - 9 / 10), rel=1e-12)
 
 
