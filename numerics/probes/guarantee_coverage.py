@@ -73,30 +73,36 @@ def _check_sizes(**sizes) -> None:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-def far_label_noise(sample, shift: torch.Tensor):
-    """The population ``sample`` with its label moved by ``shift`` with probability 1/2.
+def far_label_noise(sample, shift: torch.Tensor, p: float = 0.5):
+    """The population ``sample`` with its label moved by ``shift`` with probability ``p``.
 
     When ||shift|| exceeds every output's distance to the clean label by sqrt(M), the clipped
     loss of a moved example is M for every model of the class, so the loss is M x Bernoulli(1/2)
     plus the clean part: its variance is close to the largest a [0, M] loss can have, M^2/4,
     where Hoeffding's bound is tightest (D4's power experiment). Returns ``(noisy, population)``:
-    ``noisy(n, g)`` draws the training samples; ``population(n, g)`` integrates the coin exactly,
-    each of n/2 clean draws once with its label and once with the moved one.
+    ``noisy(n, g)`` draws the training samples; ``population(n, g)`` stratifies the coin: of n
+    clean draws exactly round(p n) get the moved label (the coin's share is exact, only the clean
+    part is sampled).
     """
+    if not 0 < p < 1:
+        raise ValueError(f"p must lie in (0, 1), got {p!r}")
+
     def noisy(n, generator):
         x, y = sample(n, generator)
-        coin = torch.rand(n, generator=generator, dtype=y.dtype, device=y.device) < 0.5
+        coin = torch.rand(n, generator=generator, dtype=y.dtype, device=y.device) < p
         return x, y + coin[:, None].to(y.dtype) * shift.to(y)
 
     def population(n, generator):
-        x, y = sample((n + 1) // 2, generator)
-        return torch.cat([x, x]), torch.cat([y, y + shift.to(y)])
+        x, y = sample(n, generator)
+        moved = (torch.arange(n, device=y.device) < round(p * n))[:, None].to(y.dtype)
+        return x, y + moved * shift.to(y)
 
     return noisy, population
 
 
 def coverage_runs(old, sample, *, position: int, m: int, reps: int, clip: float, steps,
-                  n_pop: int, generator: torch.Generator, population=None) -> dict:
+                  n_pop: int, generator: torch.Generator, population=None,
+                  output_jump: torch.Tensor | None = None) -> dict:
     """:func:`_coverage_runs` on one torch thread (its tensors are small: a second thread only
     adds synchronisation, 200x slower per LayerNorm on a loaded 2-core machine), restoring the
     caller's thread count."""
@@ -105,15 +111,19 @@ def coverage_runs(old, sample, *, position: int, m: int, reps: int, clip: float,
     try:
         return _coverage_runs(old, sample, position=position, m=m, reps=reps, clip=clip,
                               steps=steps, n_pop=n_pop, generator=generator,
-                              population=population)
+                              population=population, output_jump=output_jump)
     finally:
         torch.set_num_threads(threads)
 
 
 def _coverage_runs(old, sample, *, position: int, m: int, reps: int, clip: float, steps,
-                   n_pop: int, generator: torch.Generator, population=None) -> dict:
+                   n_pop: int, generator: torch.Generator, population=None,
+                   output_jump: torch.Tensor | None = None) -> dict:
     """Run the D4 coverage experiment (module docstring); all draws come from ``generator``.
     ``population`` (default ``sample``) draws the samples behind the population risks.
+    ``output_jump``: the jumpboard is f_J = f_0 + output_jump (fixed before S, outside F_beta:
+    route P's proof uses f_J only through Hoeffding) instead of the population-gradient step;
+    its risks are the old model's on the labels y - output_jump.
     Training samples are drawn a few repetitions at a time (about 2^16 examples a draw).
 
     Returns the population numbers (``pop_old``, ``pop_jump``, ``t_jump``), ``beta``, the
@@ -137,6 +147,8 @@ def _coverage_runs(old, sample, *, position: int, m: int, reps: int, clip: float
     x2, y2 = population(n_pop, generator)
     inputs2 = block_inputs(model, position, x2)
     pop_old, pop_jump = _risks(model, position, [zero, v_jump], inputs2, y2, loss)
+    if output_jump is not None:
+        (pop_jump,) = _risks(model, position, [zero], inputs2, y2 - output_jump, loss)
     runs, batch = [], max(1, 2**16 // m)
     for rep in range(reps):
         if rep % batch == 0:
@@ -148,6 +160,8 @@ def _coverage_runs(old, sample, *, position: int, m: int, reps: int, clip: float
         u = -g / g.norm() if float(g.norm()) > 0 else torch.zeros_like(g)
         candidates = [zero, v_jump] + [t * u for t in steps]
         train = _risks(model, position, candidates, inputs, ys, loss)
+        if output_jump is not None:
+            (train[1],) = _risks(model, position, [zero], inputs, ys - output_jump, loss)
         best = min(range(len(candidates)), key=train.__getitem__)
         pop_sel = ((pop_old, pop_jump)[best] if best < 2 else
                    _risks(model, position, [candidates[best]], inputs2, y2, loss)[0])

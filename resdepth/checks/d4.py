@@ -42,7 +42,8 @@ ALPHA = 0.05  # level of the two-sided Clopper-Pearson interval of the power exp
 # The power experiment (issue 21): far labels with probability 1/2 give a loss of nearly the
 # largest variance M^2/4, a small delta puts the slacks' sqrt(log(1/delta)) where a Gaussian
 # tail is close to Hoeffding's, small steps keep the Rademacher term small.
-TIGHT = {"delta": 0.001, "clip": 8.0, "shift": 1e3, "steps": (0.0025, 0.005, 0.01), "m": 256}
+TIGHT = {"delta": 0.001, "clip": 8.0, "shift": 1e3, "steps": (0.0025, 0.005, 0.01), "m": 256,
+         "p_excess": 0.07}
 
 
 def _sizes(ctx):
@@ -92,38 +93,56 @@ def d4_coverage(ctx) -> list[CheckResult]:
 
 
 def _tight_rows(ctx, old, j, teacher, sizes) -> list[CheckResult]:
-    """D4's power experiment: the same teacher with the label moved far (||shift|| = 1e3) with
-    probability 1/2, clipped loss M = 8 (the clean loss is about 0.3), delta = 0.001, m = 256,
-    ``tight_reps`` repetitions. A moved example's loss is M for every model of the class
-    (restricted_constants gives it c_i = 0), so the loss is nearly M x Bernoulli(1/2): the
-    realised deviations come as close to the slacks' deviation terms as a [0, M] loss allows."""
+    """D4's power experiments: the same teacher with the label moved far (||shift|| = 1e3) with
+    probability p, clipped loss M = 8 (the clean loss is about 0.3), delta = 0.001, m = 256,
+    ``tight_reps`` samples each. A moved example's loss is M for every model of F_beta
+    (restricted_constants gives it c_i = 0), so the loss is nearly M x Bernoulli(p): the
+    realised deviations come as close to the slacks' deviation terms as a [0, M] loss allows.
+
+    - p = 1/2, the population-gradient jumpboard: Hoeffding's step and route E;
+    - p = 1/2 + ``TIGHT["p_excess"]``, the jumpboard f_J = f_0 + shift (fixed before S, outside
+      F_beta; route P's proof uses f_J only through Hoeffding): its loss is M where F_beta's is
+      the clean one and the clean one where F_beta's is M, so R(f_J) is lower by
+      eps = (2p - 1)(M - clean loss) and a member of F_beta wins on S when fewer than half of S
+      is moved. Route P's own gap R(f^) - R(f_J) of an in-class jumpboard is a difference of
+      population risks inside a small ball and never realises the deviation terms."""
     delta, clip, m = TIGHT["delta"], TIGHT["clip"], TIGHT["m"]
     out_dim = old.head[0].out_features
     shift = torch.full((out_dim,), TIGHT["shift"] / math.sqrt(out_dim), dtype=torch.float64)
-    noisy, population = far_label_noise(teacher.sample, shift)
-    res = coverage_runs(old, noisy, position=j, m=m, reps=sizes["tight_reps"], clip=clip,
-                        steps=TIGHT["steps"], n_pop=sizes["tight_n_pop"], population=population,
-                        generator=torch.Generator().manual_seed(ctx.seed + 43))
-    model, runs = res["model"], res["runs"]
-    lam, d = float(model.blocks[j].lam), model.config.width
-    rads = [restricted_rademacher(r["q"], m, beta=res["beta"], lam=lam, d=d) for r in runs]
-    hoeff = hoeffding_slack(m, delta, clip)
-    setting = (f"power experiment (labels moved far with probability 1/2, M = {clip:g}, "
-               f"delta = {delta:g}, beta = {res['beta']:g}, {len(runs)} samples)")
-    details = {"setting": setting, "pop_old": res["pop_old"], "pop_jump": res["pop_jump"],
-               "mean_rademacher_term": 2 * _mean(rads), "hoeffding_slack": hoeff}
-    events = {
-        "Hoeffding step of route P: R_S(f_J) <= R(f_J) + M sqrt(log(1/delta)/2m)":
-            ([r["train_jump"] - res["pop_jump"] for r in runs], [hoeff] * len(runs)),
-        "route P, restricted class: R(f^) <= R(f_0) - Delta + s_P(S)":
-            ([r["pop_sel"] - res["pop_jump"] for r in runs],
-             [restricted_route_p_slack(rad, m, delta, loss_bound=clip) for rad in rads]),
-        "route E, restricted class: R(f^) <= R_S(f^) + s_E(S)":
-            ([r["pop_sel"] - r["train_sel"] for r in runs],
-             [restricted_route_e_slack(rad, m, delta, loss_bound=clip) for rad in rads]),
-    }
-    return [_coverage_row(f"{setting}: {claim}", gaps, run_slacks, m, delta, ALPHA, clip, details)
-            for claim, (gaps, run_slacks) in events.items()]
+    rows = []
+    for p, jump in ((0.5, None), (0.5 + TIGHT["p_excess"], shift)):
+        noisy, population = far_label_noise(teacher.sample, shift, p)
+        res = coverage_runs(old, noisy, position=j, m=m, reps=sizes["tight_reps"], clip=clip,
+                            steps=TIGHT["steps"], n_pop=sizes["tight_n_pop"],
+                            population=population, output_jump=jump,
+                            generator=torch.Generator().manual_seed(ctx.seed + 43))
+        model, runs = res["model"], res["runs"]
+        lam, d = float(model.blocks[j].lam), model.config.width
+        rads = [restricted_rademacher(r["q"], m, beta=res["beta"], lam=lam, d=d) for r in runs]
+        hoeff = hoeffding_slack(m, delta, clip)
+        setting = (f"power experiment (labels moved far with probability {p:g}, "
+                   + ("jumpboard f_0 + shift outside F_beta, " if jump is not None else "")
+                   + f"M = {clip:g}, delta = {delta:g}, beta = {res['beta']:g}, "
+                   f"{len(runs)} samples)")
+        details = {"setting": setting, "pop_old": res["pop_old"], "pop_jump": res["pop_jump"],
+                   "mean_rademacher_term": 2 * _mean(rads), "hoeffding_slack": hoeff,
+                   "jumpboard_selected": _mean(float(r["selected"] == 1) for r in runs)}
+        if jump is None:
+            events = {
+                "Hoeffding step of route P: R_S(f_J) <= R(f_J) + M sqrt(log(1/delta)/2m)":
+                    ([r["train_jump"] - res["pop_jump"] for r in runs], [hoeff] * len(runs)),
+                "route E, restricted class: R(f^) <= R_S(f^) + s_E(S)":
+                    ([r["pop_sel"] - r["train_sel"] for r in runs],
+                     [restricted_route_e_slack(rad, m, delta, loss_bound=clip) for rad in rads]),
+            }
+        else:
+            events = {"route P, restricted class: R(f^) <= R(f_0) - Delta + s_P(S)":
+                      ([r["pop_sel"] - res["pop_jump"] for r in runs],
+                       [restricted_route_p_slack(rad, m, delta, loss_bound=clip)
+                        for rad in rads])}
+        rows += [_coverage_row(f"{setting}: {claim}", gaps, run_slacks, m, delta, ALPHA, clip,
+                               details) for claim, (gaps, run_slacks) in events.items()]
+    return rows
 
 
 def _mean(values) -> float:

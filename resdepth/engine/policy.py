@@ -137,9 +137,9 @@ BUDGETS: dict[str, dict[str, dict]] = {
     },
     "D4": {
         "quick": {"reps": 30, "n_pop": 100000, "n_pilot": 20000, "cap": 2**15,
-                  "tight_reps": 4000, "tight_n_pop": 4000},
+                  "tight_reps": 6000, "tight_n_pop": 4000},
         "full": {"reps": 100, "n_pop": 200000, "n_pilot": 50000, "cap": 2**17,
-                 "tight_reps": 10000, "tight_n_pop": 8000},
+                 "tight_reps": 12000, "tight_n_pop": 8000},
     },
     "D5": {
         "quick": {"seeds": 5, "points": tuple((2, 8, 256, s) for s in D5_SCALES), "extra": 5,

@@ -12,7 +12,7 @@ from resdepth.checks import d4
 from resdepth.engine.registry import CheckContext
 from theorems.guarantees import hoeffding_slack, restricted_route_e_slack
 
-M, m, DELTA, REPS = 8.0, 256, 0.001, 4000
+M, m, DELTA, REPS = 8.0, 256, 0.001, 6000
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +49,16 @@ def test_D4_resolved_factor_and_detectable_level():
 
 
 @pytest.mark.slow
-def test_D4_power_experiment_fails_route_e_slack_times_a_fifth(monkeypatch):
+@pytest.mark.parametrize("route", ["restricted_route_e_slack", "restricted_route_p_slack"])
+def test_D4_power_experiments_fail_a_route_slack_times_a_fifth(monkeypatch, route):
+    """Catalogue mutants d4-route-e-slack-0.2 and d4-route-p-slack-0.2 inside the check."""
     ctx = CheckContext(quick=True)
     old, _, _ = d4.load_old(ctx)
     j = d4.position(old)
     teacher = d4.planted(old, d4.SCALE, ctx.seed + 40)
-    real = d4.restricted_route_e_slack
-    monkeypatch.setattr(d4, "restricted_route_e_slack",
-                        lambda *a, **k: 0.2 * real(*a, **k))
-    hoeff, route_p, route_e = d4._tight_rows(ctx, old, j, teacher, d4._sizes(ctx))
-    assert route_e.verdict == "fail" and hoeff.verdict == "pass"
+    real = getattr(d4, route)
+    monkeypatch.setattr(d4, route, lambda *a, **k: 0.2 * real(*a, **k))
+    hoeff, route_e, route_p = d4._tight_rows(ctx, old, j, teacher, d4._sizes(ctx))
+    assert hoeff.verdict == "pass"
+    mutated, other = (route_e, route_p) if route.endswith("e_slack") else (route_p, route_e)
+    assert mutated.verdict == "fail" and other.verdict == "inconclusive"
