@@ -1,5 +1,6 @@
 """D4 coverage and D5 joint scaling at small scale (planted teacher-student family)."""
 
+import copy
 import math
 
 import pytest
@@ -103,6 +104,7 @@ def test_far_label_noise_moves_labels_with_probability_p_and_stratifies_the_popu
 def test_D4_output_jump_is_the_old_model_shifted(old):
     """f_J = f_0 + shift: its risks are the old model's on y - shift (loss(f + s, y) =
     loss(f, y - s)), and f^ is chosen among F_beta and f_J by training risk."""
+    old = copy.deepcopy(old).double()  # the D5 test above turns the shared fixture to float32
     teacher = PlantedTeacher(old, 1, 4.0, noise_std=0.1, generator=torch.Generator().manual_seed(1))
     shift = torch.tensor([0.3], dtype=torch.float64)
     res = coverage_runs(old, teacher.sample, position=1, m=64, reps=5, clip=0.5, steps=[0.05],
