@@ -19,7 +19,9 @@ by propagating a ball through the network (proofs.md, D4):
 - the head W: ||W||_op.
 
 The loss l = min(||f - y||^2, M) is then Lipschitz on the reachable outputs ||f - f_0(x_i)|| <=
-rho_i = L_i r_i with constant at most c_i = L_i min(2 sqrt(M), 2(||f_0(x_i) - y_i|| + rho_i)).
+rho_i = L_i r_i with constant at most c_i = L_i min(2 sqrt(M), 2(||f_0(x_i) - y_i|| + rho_i)),
+and c_i = 0 when ||f_0(x_i) - y_i|| - rho_i >= sqrt(M): every reachable output is then at least
+sqrt(M) from y_i, so the clipped loss is M on the whole ball (a label far from every output).
 The restricted Rademacher bound (theorems/guarantees.py) needs q = (mean_i c_i^2 ||a_i||^2)^(1/2).
 """
 
@@ -88,6 +90,9 @@ def restricted_constants(model: nn.Module, position: int, x: torch.Tensor, y: to
         lip = lip * torch.linalg.matrix_norm(head.weight, ord=2)
         error = (head(centre) - y).norm(dim=1)
         loss_lip = lip * torch.clamp(2 * (error + lip * radius0), max=2 * math.sqrt(clip))
+        # the output stays >= sqrt(M) from y on the whole ball: the loss is M there, constant
+        loss_lip = torch.where(error - lip * radius0 >= math.sqrt(clip),
+                               torch.zeros_like(loss_lip), loss_lip)
         q = float(((loss_lip * features.norm(dim=1)) ** 2).mean().sqrt())
     return {"feature_norm": features.norm(dim=1), "lipschitz": lip, "loss_lipschitz": loss_lip,
             "q": q, "lam": lam, "d": h.shape[1]}

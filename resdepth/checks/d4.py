@@ -8,6 +8,13 @@ inconclusive. A coverage row fails when the Clopper-Pearson interval of the obse
 lies wholly below 1 - delta; its power comes from the realised gaps (issue 21): the coverage a
 slack half as large would have had must fall to where the row fails, else the row could not
 tell the slack from its half and is inconclusive.
+
+At the certifying m the realised gaps are a small fraction of every slack, so those rows cannot
+tell a slack from a fifth of it. The power experiments (:func:`_tight_rows`, proofs.md D4) put
+the loss at nearly its largest variance (labels moved far with probability p, M = 8,
+delta = 0.001, m = 256): there Hoeffding's step resolves its halved slack (and can pass), and
+routes E and P resolve about a quarter of theirs (a slack x 0.2 fails; their halves still cover,
+which for route E is provable: the rows stay inconclusive).
 """
 
 import math
@@ -15,7 +22,7 @@ import math
 import torch
 
 from numerics.probes.expansion import block_gradient, insert_block, make_loss, risk_at
-from numerics.probes.guarantee_coverage import clopper_pearson, coverage_runs
+from numerics.probes.guarantee_coverage import clopper_pearson, coverage_runs, far_label_noise
 from numerics.probes.restricted_class import restricted_constants
 from resdepth.checks.expansion_setup import load_old, old_spec, planted, position, with_plot
 from resdepth.engine.policy import budget
@@ -38,6 +45,12 @@ CLIP = 0.5
 SCALE = 16.0
 STEPS = (0.025, 0.05, 0.1)
 INPUT_BOUND = 12.0  # ||x|| <= X fixed a priori; P(||N(0, I_16)|| > 12) < 1e-20
+ALPHA = 0.05  # level of the two-sided Clopper-Pearson interval of the power experiment
+# The power experiment (issue 21): far labels with probability 1/2 give a loss of nearly the
+# largest variance M^2/4, a small delta puts the slacks' sqrt(log(1/delta)) where a Gaussian
+# tail is close to Hoeffding's, small steps keep the Rademacher term small.
+TIGHT = {"delta": 0.001, "clip": 8.0, "shift": 1e3, "steps": (0.0025, 0.005, 0.01), "m": 256,
+         "p_excess": 0.07}
 
 
 def _sizes(ctx):
@@ -79,10 +92,64 @@ def d4_coverage(ctx) -> list[CheckResult]:
             ([r["pop_sel"] - r["train_sel"] for r in runs], [whole["E"]] * reps),
     }
     certify = _certification(res, slacks, margin, pilot, m)
-    rows = [_coverage_row(claim, gaps, run_slacks, m, margin, certify)
+    rows = [_coverage_row(claim, gaps, run_slacks, m, DELTA, DELTA, CLIP,
+                          {"margin": margin, **certify})
             for claim, (gaps, run_slacks) in events.items()]
     plot = _plot(ctx, rows, events, margin, m)
-    return [with_plot(row, plot) for row in rows]
+    return [with_plot(row, plot) for row in rows] + _tight_rows(ctx, old, j, teacher, sizes)
+
+
+def _tight_rows(ctx, old, j, teacher, sizes) -> list[CheckResult]:
+    """D4's power experiments: the same teacher with the label moved far (||shift|| = 1e3) with
+    probability p, clipped loss M = 8 (the clean loss is about 0.3), delta = 0.001, m = 256,
+    ``tight_reps`` samples each. A moved example's loss is M for every model of F_beta
+    (restricted_constants gives it c_i = 0), so the loss is nearly M x Bernoulli(p): the
+    realised deviations come as close to the slacks' deviation terms as a [0, M] loss allows.
+
+    - p = 1/2, the population-gradient jumpboard: Hoeffding's step and route E;
+    - p = 1/2 + ``TIGHT["p_excess"]``, the jumpboard f_J = f_0 + shift (fixed before S, outside
+      F_beta; route P's proof uses f_J only through Hoeffding): its loss is M where F_beta's is
+      the clean one and the clean one where F_beta's is M, so R(f_J) is lower by
+      eps = (2p - 1)(M - clean loss) and a member of F_beta wins on S when fewer than half of S
+      is moved. Route P's own gap R(f^) - R(f_J) of an in-class jumpboard is a difference of
+      population risks inside a small ball and never realises the deviation terms."""
+    delta, clip, m = TIGHT["delta"], TIGHT["clip"], TIGHT["m"]
+    out_dim = old.head[0].out_features
+    shift = torch.full((out_dim,), TIGHT["shift"] / math.sqrt(out_dim), dtype=torch.float64)
+    rows = []
+    for p, jump in ((0.5, None), (0.5 + TIGHT["p_excess"], shift)):
+        noisy, population = far_label_noise(teacher.sample, shift, p)
+        res = coverage_runs(old, noisy, position=j, m=m, reps=sizes["tight_reps"], clip=clip,
+                            steps=TIGHT["steps"], n_pop=sizes["tight_n_pop"],
+                            population=population, output_jump=jump,
+                            generator=torch.Generator().manual_seed(ctx.seed + 43))
+        model, runs = res["model"], res["runs"]
+        lam, d = float(model.blocks[j].lam), model.config.width
+        rads = [restricted_rademacher(r["q"], m, beta=res["beta"], lam=lam, d=d) for r in runs]
+        hoeff = hoeffding_slack(m, delta, clip)
+        setting = (f"power experiment (labels moved far with probability {p:g}, "
+                   + ("jumpboard f_0 + shift outside F_beta, " if jump is not None else "")
+                   + f"M = {clip:g}, delta = {delta:g}, beta = {res['beta']:g}, "
+                   f"{len(runs)} samples)")
+        details = {"setting": setting, "pop_old": res["pop_old"], "pop_jump": res["pop_jump"],
+                   "mean_rademacher_term": 2 * _mean(rads), "hoeffding_slack": hoeff,
+                   "jumpboard_selected": _mean(float(r["selected"] == 1) for r in runs)}
+        if jump is None:
+            events = {
+                "Hoeffding step of route P: R_S(f_J) <= R(f_J) + M sqrt(log(1/delta)/2m)":
+                    ([r["train_jump"] - res["pop_jump"] for r in runs], [hoeff] * len(runs)),
+                "route E, restricted class: R(f^) <= R_S(f^) + s_E(S)":
+                    ([r["pop_sel"] - r["train_sel"] for r in runs],
+                     [restricted_route_e_slack(rad, m, delta, loss_bound=clip) for rad in rads]),
+            }
+        else:
+            events = {"route P, restricted class: R(f^) <= R(f_0) - Delta + s_P(S)":
+                      ([r["pop_sel"] - res["pop_jump"] for r in runs],
+                       [restricted_route_p_slack(rad, m, delta, loss_bound=clip)
+                        for rad in rads])}
+        rows += [_coverage_row(f"{setting}: {claim}", gaps, run_slacks, m, delta, ALPHA, clip,
+                               details) for claim, (gaps, run_slacks) in events.items()]
+    return rows
 
 
 def _mean(values) -> float:
@@ -146,39 +213,50 @@ def _certification(res, slacks, margin, pilot, m) -> dict:
     }
 
 
-def _detectable(reps: int) -> float:
-    """The largest observed coverage k/reps whose Clopper-Pearson interval lies below 1-delta:
-    a true coverage at or below it fails the row about half of the time or more."""
-    k = max((k for k in range(reps + 1) if clopper_pearson(k, reps, DELTA)[1] < 1 - DELTA),
+def _detectable(reps: int, delta: float, alpha: float) -> float:
+    """The largest observed coverage k/reps whose Clopper-Pearson (1 - alpha) interval lies
+    below 1 - delta: a true coverage at or below it fails the row about half of the time or
+    more."""
+    k = max((k for k in range(reps + 1) if clopper_pearson(k, reps, alpha)[1] < 1 - delta),
             default=0)
     return k / reps
 
 
-def _coverage_row(claim, gaps, run_slacks, m, margin, certify) -> CheckResult:
+def _resolved_factor(ratios: list[float], detectable: float) -> float:
+    """The largest factor f for which a slack x f would have left at most ``detectable`` of the
+    samples covered (``ratios``: gap/slack per sample): every slack x f' with f' < f fails."""
+    violations = len(ratios) - math.floor(detectable * len(ratios) + 1e-9)
+    return sorted(ratios, reverse=True)[violations - 1] if violations <= len(ratios) else 0.0
+
+
+def _coverage_row(claim, gaps, run_slacks, m, delta, alpha, clip, context) -> CheckResult:
     """Coverage of ``gap <= slack`` over the repetitions (``gaps``: the realised left side minus
-    the right side without its slack, per sample). The power comes from the same realised gaps:
-    the coverage a slack half as large would have had must fall to the detectable level (a
-    halved slack fails this row); a slack so loose that its half still covers leaves the row
-    inconclusive, as does a slack above the loss range M (coverage by arithmetic)."""
+    the right side without its slack, per sample), judged by the Clopper-Pearson (1 - alpha)
+    interval against 1 - delta. The power comes from the same realised gaps: the coverage a
+    slack half as large would have had must fall to the detectable level (a halved slack fails
+    this row); a slack so loose that its half still covers leaves the row inconclusive, as does
+    a slack above the loss range M (coverage by arithmetic)."""
     reps = len(gaps)
     k = sum(g <= s for g, s in zip(gaps, run_slacks, strict=True))
     halved = sum(g <= s / 2 for g, s in zip(gaps, run_slacks, strict=True)) / reps
     slack = _mean(run_slacks)
-    lo, hi = clopper_pearson(k, reps, DELTA)
-    vacuous = slack >= CLIP
-    detectable = _detectable(reps)
-    largest = max(g / s for g, s in zip(gaps, run_slacks, strict=True))
+    lo, hi = clopper_pearson(k, reps, alpha)
+    vacuous = slack >= clip
+    detectable = _detectable(reps, delta, alpha)
+    ratios = [g / s for g, s in zip(gaps, run_slacks, strict=True)]
     return CheckResult(
-        "D4", f"coverage >= 1 - delta = {1 - DELTA} at m = {m}: {claim}"
-        + (" (vacuous: slack above the loss range)" if vacuous else ""), "bound", 1 - DELTA,
-        k / reps, hi, Criterion("Clopper-Pearson upper end of the coverage", ">=", 1 - DELTA),
+        "D4", f"coverage >= 1 - delta = {1 - delta:g} at m = {m}: {claim}"
+        + (" (vacuous: slack above the loss range)" if vacuous else ""), "bound", 1 - delta,
+        k / reps, hi, Criterion("Clopper-Pearson upper end of the coverage", ">=", 1 - delta),
         Power(f"the slack halved: the coverage it would have had on these {reps} samples "
-              f"(from the realised gaps) must be at or below {detectable:.3f}, where this row "
-              f"fails; a slack above the loss range M = {CLIP} is never informative",
+              f"(from the realised gaps) must be at or below {detectable:.4g}, where this row "
+              f"fails; a slack above the loss range M = {clip:g} is never informative",
               None if vacuous else halved, "<=", detectable),
         details={"coverage": k / reps, "clopper_pearson": [lo, hi], "reps": reps,
-                 "mean_slack": slack, "coverage_with_half_slack": halved,
-                 "largest_gap_over_slack": largest, "margin": margin, **certify})
+                 "delta": delta, "alpha": alpha, "mean_slack": slack,
+                 "coverage_with_half_slack": halved, "largest_gap_over_slack": max(ratios),
+                 "slack_factor_resolved": _resolved_factor(ratios, detectable),
+                 "detectable_coverage": detectable, **context})
 
 
 def _plot(ctx, rows, events, margin, m) -> str | None:

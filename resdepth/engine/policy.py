@@ -136,8 +136,10 @@ BUDGETS: dict[str, dict[str, dict]] = {
         "full": {"n_sigma": 20000, "head_mc": 200000, "falsify": (2, 400)},
     },
     "D4": {
-        "quick": {"reps": 30, "n_pop": 100000, "n_pilot": 20000, "cap": 2**15},
-        "full": {"reps": 100, "n_pop": 200000, "n_pilot": 50000, "cap": 2**17},
+        "quick": {"reps": 30, "n_pop": 100000, "n_pilot": 20000, "cap": 2**15,
+                  "tight_reps": 6000, "tight_n_pop": 4000},
+        "full": {"reps": 100, "n_pop": 200000, "n_pilot": 50000, "cap": 2**17,
+                 "tight_reps": 12000, "tight_n_pop": 8000},
     },
     "D5": {
         "quick": {"seeds": 5, "points": tuple((2, 8, 256, s) for s in D5_SCALES), "extra": 5,

@@ -1,5 +1,6 @@
 """D4 coverage and D5 joint scaling at small scale (planted teacher-student family)."""
 
+import copy
 import math
 
 import pytest
@@ -7,7 +8,7 @@ import torch
 
 from numerics.models.config import ModelConfig, TrainConfig
 from numerics.models.networks import build_model
-from numerics.probes.guarantee_coverage import clopper_pearson, coverage_runs
+from numerics.probes.guarantee_coverage import clopper_pearson, coverage_runs, far_label_noise
 from numerics.probes.joint_scaling import joint_scaling_point, t_interval
 from numerics.probes.planted_teacher import PlantedTeacher
 from theorems.guarantees import (
@@ -82,3 +83,40 @@ def test_D5_t_interval_exact_values():
         t_interval([1.0])
     with pytest.raises(ValueError):
         t_interval([1.0, float("nan")])
+
+
+def test_far_label_noise_moves_labels_with_probability_p_and_stratifies_the_population():
+    def clean(n, generator):
+        x = torch.randn(n, 3, generator=generator, dtype=torch.float64)
+        return x, x[:, :1]
+
+    shift = torch.tensor([100.0], dtype=torch.float64)
+    noisy, population = far_label_noise(clean, shift, p=0.3)
+    x, y = noisy(20000, torch.Generator().manual_seed(0))
+    moved = (y - x[:, :1]).abs() > 50
+    assert abs(moved.double().mean().item() - 0.3) < 0.015
+    x, y = population(1000, torch.Generator().manual_seed(1))
+    assert int(((y - x[:, :1]).abs() > 50).sum()) == 300  # exactly round(p n)
+    with pytest.raises(ValueError):
+        far_label_noise(clean, shift, p=1.0)
+
+
+def test_D4_output_jump_is_the_old_model_shifted(old):
+    """f_J = f_0 + shift: its risks are the old model's on y - shift (loss(f + s, y) =
+    loss(f, y - s)), and f^ is chosen among F_beta and f_J by training risk."""
+    old = copy.deepcopy(old).double()  # the D5 test above turns the shared fixture to float32
+    teacher = PlantedTeacher(old, 1, 4.0, noise_std=0.1, generator=torch.Generator().manual_seed(1))
+    shift = torch.tensor([0.3], dtype=torch.float64)
+    res = coverage_runs(old, teacher.sample, position=1, m=64, reps=5, clip=0.5, steps=[0.05],
+                        n_pop=2000, generator=torch.Generator().manual_seed(2), output_jump=shift)
+    gen = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        from numerics.probes.expansion import insert_block
+        insert_block(old, 1, generator=gen)
+        x2 = teacher.sample(2000, gen)  # population sample 1
+        x2, y2 = teacher.sample(2000, gen)  # population sample 2: the risks
+        out = old(x2)
+    loss = torch.clamp(((out + shift - y2) ** 2).sum(-1), max=0.5).mean().item()
+    assert res["pop_jump"] == pytest.approx(loss, rel=1e-5)  # the inserted LN: not bitwise
+    for run in res["runs"]:
+        assert run["train_sel"] <= min(run["train_old"], run["train_jump"])

@@ -108,3 +108,24 @@ def test_D4_block_stage_bounds_the_jacobian_where_units_switch():
             "ik,nk,kj->nij", block.branch[2].weight, active, block.branch[0].weight)
         worst = torch.maximum(worst, torch.linalg.matrix_norm(jac, ord=2))
     assert (worst <= lip * (1 + 1e-12)).all()
+
+
+def test_D4_a_label_beyond_reach_has_loss_lipschitz_zero_and_its_loss_is_constant():
+    """c_i = 0 when ||f_0(x_i) - y_i|| - rho_i >= sqrt(M): the clipped loss is M on the whole
+    ball (checked at random points of it); labels within reach keep c_i > 0."""
+    model = expanded(7, 1)
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(20, 5, generator=gen, dtype=torch.float64)
+    y = torch.randn(20, 1, generator=gen, dtype=torch.float64)
+    y[::2] += 1e7  # far labels
+    beta, clip = 0.8, 1.0
+    out = restricted_constants(model, 1, x, y, beta=beta, clip=clip)
+    assert (out["loss_lipschitz"][::2] == 0).all() and (out["loss_lipschitz"][1::2] > 0).all()
+    with torch.no_grad():
+        h = stream_at(model, 1, x)
+        radius = abs(float(model.blocks[1].lam)) * beta * out["feature_norm"]
+        loss = make_loss("regression", clip=clip)
+        for _ in range(20):
+            direction = torch.randn(h.shape, generator=gen, dtype=torch.float64)
+            z = h + radius[:, None] * direction / direction.norm(dim=1, keepdim=True)
+            assert (loss(_phi(model, 1, z), y)[::2] == clip).all()

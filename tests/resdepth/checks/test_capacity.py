@@ -12,6 +12,7 @@ from numerics.models.train import TrainResult
 from resdepth.checks import capacity as checks
 from resdepth.checks import load_checks
 from resdepth.engine.registry import CheckContext, train_locally
+from resdepth.engine.rows import by_construction
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +37,11 @@ def test_S6_checks_are_registered_with_their_runs():
 
 
 def test_S6_lipschitz_product_is_attained_on_the_planted_tower():
+    """True by construction ((I + lam c I)^n = (1 + lam c)^n I): the criterion holds, and the
+    row is inconclusive with power "none", never pass (issue 21)."""
     (row,) = checks.s6_tight_case(CheckContext(quick=True))
-    assert row.verdict == "pass" and row.prediction == pytest.approx(64.0)
+    assert row.prediction == pytest.approx(64.0) and row.criterion.holds(row.statistic)
+    assert by_construction(row) and row.verdict == "inconclusive"
 
 
 def test_S6_a_wrong_product_fails_the_tight_case(monkeypatch):

@@ -83,6 +83,11 @@ def test_D3_rows_hold_and_the_falsification_says_it_is_far_from_the_bound(ctx):
 def test_D4_restricted_routes_certify_and_the_whole_class_is_vacuous(ctx):
     rows = d4.d4_coverage(ctx)
     assert all(row.criterion.holds(row.statistic) for row in rows)  # coverage holds
+    rows, tight = rows[:5], rows[5:]
+    # the power experiments (issue 21): Hoeffding's step resolves its halved slack and passes;
+    # routes E and P resolve a slack x 0.2 (their mutants fail) but not its half
+    assert [row.verdict for row in tight] == ["pass", "inconclusive", "inconclusive"]
+    assert all(0.2 < row.details["slack_factor_resolved"] < 0.5 for row in tight[1:])
     for row in rows:  # issue 21: informative only where the slack halved would have failed
         halved = row.details["coverage_with_half_slack"]
         assert row.power.informative() == (row.power.value is not None

@@ -6,6 +6,11 @@ share, S3's old heuristic factor."""
 import math
 
 import pytest
+import torch
+import torch.nn.functional as F
+
+from numerics.probes import montecarlo
+from numerics.probes.montecarlo import LN_EPS
 
 from resdepth.checks import load_checks
 from resdepth.checks import signal as checks
@@ -79,9 +84,26 @@ def test_S3_rows_pass_quick_and_draw_the_plot(s3_runs, tmp_path):
     assert {row.plot for row in rows} == {"S3_signal.png"}
     assert (tmp_path / "S3_signal.png").stat().st_size > 0
     exact, share = rows[-2:]
+    assert exact.verdict == "pass"  # an independent route (issue 21), no longer by construction
     assert exact.statistic <= checks.POSTLN_TOL < exact.details["d_exactly_deviation"]
+    assert exact.details["replay_vs_monte_carlo_variance"] < 1e-12
     assert share.details["factor_measured"] == pytest.approx(share.details["factor_predicted"],
                                                              rel=0.01)
+
+
+@pytest.mark.parametrize("layer_norm", [
+    lambda x: F.layer_norm(x.squeeze(-1), (x.shape[1],), eps=1e-2).unsqueeze(-1),  # eps mismatch
+    lambda x: ((x - x.mean(1, keepdim=True))
+               / torch.sqrt(x.var(1, keepdim=True, unbiased=True) + LN_EPS)),  # unbiased v
+])
+def test_S3_postnorm_norm_row_fails_when_the_towers_layernorm_differs(monkeypatch, layer_norm):
+    """The towers' LayerNorm with another eps or the unbiased variance: the norm the Monte
+    Carlo measures leaves d v/(v + eps) with v from the independent replay, and the row fails
+    (while the row that read v off the same tensor could not see the unbiased variance)."""
+    monkeypatch.setattr(montecarlo, "_layer_norm", layer_norm)
+    _, post = checks.s3_runs(CheckContext(quick=True))
+    exact = checks.s3_postnorm_rows(post)[0]
+    assert exact.verdict == "fail" and exact.statistic > 1e3 * checks.POSTLN_TOL
 
 
 @pytest.mark.parametrize("wrong", ["first power", "heuristic"])
