@@ -4,6 +4,7 @@ D5's checks train and sample for about a minute each on 2 cores: they are ``slow
 are tested by default in tests/numerics and tests/cli/test_expand.py)."""
 
 import copy
+import math
 
 import pytest
 
@@ -110,3 +111,37 @@ def test_D5_rows_do_not_contradict_the_prediction(ctx):
     # point failed (train-longer beat expansion), so the summary's rule is checked, not a verdict
     assert (summary.verdict == "fail") == any(r.verdict == "fail" for r in rows[:-1])
     assert _plots(ctx, rows, "D5_expansion.png") == {"D5_expansion.png"}
+
+
+def _d5_point(scale, z, diff, observed=None):
+    """A synthetic D5 point: Stouffer z, gain interval (mean, lower, upper), per-seed z = z/sqrt(k)."""
+    from numerics.probes.joint_scaling import split_test_power
+
+    zs = [z / math.sqrt(10)] * 10
+    return {"depth": 2, "width": 8, "m": 256, "scale": scale, "diverged": [], "seeds": 10,
+            "z": z, "observed": z < -1.645 if observed is None else observed, "diff": diff,
+            "power": split_test_power(zs)["power"]}
+
+
+GAIN, LOSS_, UNRESOLVED = (3e-3, 1e-3, 5e-3), (-3e-3, -5e-3, -1e-3), (1e-5, -1e-4, 1e-4)
+
+
+def test_D5_summary_judges_only_powered_resolved_points():
+    points = [_d5_point(0.0, 0.1, UNRESOLVED), _d5_point(0.1, -14.0, UNRESOLVED),
+              _d5_point(0.4, -30.0, GAIN), _d5_point(1.0, -40.0, GAIN)]
+    assert [round(p["power"], 2) for p in points] == [0.05, 1.0, 1.0, 1.0]
+    row = d5._summary_row(points)
+    assert row.verdict == "pass" and row.details["judged"] == 2
+    # 'observed' read the wrong way round (the catalogue mutant d5-observed-flipped): the
+    # powered, resolved points now say 'not observed' with a resolved gain: they contradict
+    flipped = [{**p, "observed": not p["observed"]} for p in points]
+    assert d5._summary_row(flipped).verdict == "fail"
+    assert d5._summary_row(flipped).statistic == 2
+    # an observed point where train-longer wins, resolved, contradicts too
+    assert d5._summary_row(points + [_d5_point(2.0, -40.0, LOSS_)]).verdict == "fail"
+    # a gain at a point the test cannot see reliably (power < 0.8) is not judged
+    weak = _d5_point(0.05, -3.0, GAIN, observed=False)
+    assert weak["power"] < d5.MIN_POWER
+    assert d5._summary_row(points + [weak]).verdict == "pass"
+    # too few judged points: inconclusive, whatever they say
+    assert d5._summary_row(points[:3]).verdict == "inconclusive"
