@@ -140,7 +140,7 @@ BUDGETS: dict[str, dict[str, dict]] = {
         "full": {"reps": 100, "n_pop": 200000, "n_pilot": 50000, "cap": 2**17},
     },
     "D5": {
-        "quick": {"seeds": 10, "points": tuple((2, 8, 256, s) for s in D5_SCALES), "extra": 5,
+        "quick": {"seeds": 5, "points": tuple((2, 8, 256, s) for s in D5_SCALES), "extra": 5,
                   "n_test": 2048},
         "full": {"seeds": 5,
                  "points": tuple((*shape, s) for shape in ((2, 8, 256), (2, 8, 1024),
