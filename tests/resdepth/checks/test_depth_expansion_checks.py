@@ -8,9 +8,10 @@ import math
 
 import pytest
 
-from resdepth.checks import MODULES, d1_d2, d2_observability, d3, d4, d5, load_checks
+from resdepth.checks import MODULES, d1_d2, d2_observability, d2_width, d3, d4, d5, load_checks
 from resdepth.engine.policy import D5_SCALES
 from resdepth.engine.registry import CheckContext, train_locally
+from resdepth.engine.rows import decide
 
 
 @pytest.fixture(scope="module")
@@ -61,15 +62,18 @@ def test_D2_observability_calibrations_pass(ctx):
     size, power, along_h, along_d, along_m, level = rows
     assert size.verdict == "pass" and size.power.informative()
     assert power.verdict == "pass" and power.statistic <= 1
-    # THEORY's "misalignment falls with width", as stated (issue 21): along the model width d
-    # it rises, resolved, so that row fails; along h it is unresolved; along m it falls
-    assert along_d.verdict == "fail" and along_d.statistic <= -d2_observability.Z_TREND
-    assert along_h.verdict in ("pass", "inconclusive")
-    assert along_m.verdict == "pass"
-    # the moments formula on its level: within 5 SE at every point (worst: 0.18 predicted,
-    # 0.113 measured, z = -3.0); a coin flip only ~7 SE away at the widest point: inconclusive
-    assert level.kind == "expectation" and abs(level.statistic) < 5
-    assert level.verdict == ("pass" if level.power.informative() else "inconclusive")
+    # THEORY's "misalignment falls with width", as stated, on 5 independently trained models per
+    # width (issue 21): model 0 alone rose along d (0.113 -> 0.253, the one-model fail), the
+    # others disagree, so no axis is resolved over models at 4 degrees of freedom
+    trends = (along_h, along_d, along_m)
+    assert all(len(row.details["per_model_fall"]) == 5 for row in trends)
+    assert along_d.verdict == "inconclusive" and abs(along_d.statistic) < d2_width.Z_TREND
+    assert along_d.details["per_model_fall"][0] < 0 < max(along_d.details["per_model_fall"])
+    assert along_h.verdict == along_m.verdict == "inconclusive"
+    assert min(along_m.details["per_model_fall"]) >= 0 < along_m.statistic
+    # the moments formula on its level, per model and point, is its own row
+    assert level.kind == "expectation" and level.criterion.threshold == 5
+    assert level.verdict == decide(level.criterion, level.power, level.statistic)
     assert _plots(ctx, rows, "D2_observability.png") == {"D2_observability.png"}
 
 
