@@ -3,7 +3,8 @@ searched for a violation on trained models), and what training does to the lam t
 signed mean path length and the Lipschitz product, with geometric complexity per lam.
 
 Every probe runs in float64 on the context's device (``ctx.probe_model``, ``ctx.tensor``).
-Empirical rows use ``S6_SEEDS`` seeds per lam and Student-t confidence intervals.
+Empirical rows use ``budget("S6", mode).seeds`` seeds per lam (5, issue 21) and Student-t
+confidence intervals.
 """
 
 import dataclasses
@@ -21,18 +22,18 @@ from numerics.probes.jacobian import jacobian_product
 from resdepth.checks.capacity_plots import plot_s6
 from resdepth.checks.expectation import by_construction, t_interval, with_plot
 from resdepth.checks.towers import EXACT_TOL, s6_lams, trained_spec
+from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power, row_error
 
-S6_SEEDS = 3
 SLACK_POWER = 1.0  # the bound row is informative when the optimiser gets within 10x of it
 TREND_POWER = 2.0  # the init difference must exceed twice the trained CI's half-width
 
 
 def s6_specs(ctx) -> list:
-    """The trained runs behind S6: every lam of :func:`s6_lams` at ``S6_SEEDS`` seeds."""
+    """The trained runs behind S6: every lam of :func:`s6_lams` at ``seeds`` seeds (policy)."""
     return [dataclasses.replace(trained_spec(ctx, lam), seed=ctx.seed + k)
-            for lam in s6_lams(ctx) for k in range(S6_SEEDS)]
+            for lam in s6_lams(ctx) for k in range(budget("S6", ctx.mode).seeds)]
 
 
 @register("S6")
@@ -113,7 +114,7 @@ def _bound_row(runs, lams) -> CheckResult:
     smallest = min(slacks.values())
     tol = math.log10(1 + EXACT_TOL)
     return CheckResult(
-        "S6", f"trained (lam = {list(lams)}, {S6_SEEDS} seeds): Adam over inputs (test and far "
+        "S6", f"trained (lam = {list(lams)}, {len({k[1] for k in runs})} seeds): Adam over inputs (test and far "
         "points, softplus-smoothed gradient, true Jacobian at every step) finds no "
         "||d x_n/d x_0||_2 above prod(1 + lam_i B_i) (statistic: smallest log10 slack)",
         "bound", 0.0, smallest, smallest, Criterion("smallest log10 slack", ">=", -tol),

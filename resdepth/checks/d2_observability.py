@@ -6,9 +6,10 @@ width's effect on gradient misalignment (the effective alignment dimension).
 - Power: at a planted scale chosen so that theorems/joint_scaling.py predicts detection half of the
   time at m_50 (:func:`theorems.joint_scaling.samples_to_detect`, constants from a large sample),
   the measured rejection rate over a grid m_50 * 2^k must cross 1/2 within a factor 2 of m_50.
-- Width: P(<G_A, G_B> < 0) over independent samples of size m at trained old models, against the
-  new block's width h and the model width d: THEORY's "falls with width" judged as stated
-  (two-proportion z; a resolved rise fails), and the moments formula judged on its level.
+- Width: P(<G_A, G_B> < 0) over independent samples of size m at ``models`` independently
+  trained old models per width, against the new block's width h, the model width d and m:
+  THEORY's "falls with width" judged as stated (z of the per-model fall over models; a resolved
+  rise fails), and the moments formula judged on its level (:mod:`resdepth.checks.d2_width`).
 """
 
 import math
@@ -17,29 +18,16 @@ import torch
 
 from numerics.probes.expansion import insert_block, make_loss, per_example_gradients
 from numerics.probes.guarantee_coverage import clopper_pearson
-from numerics.probes.observability import gradient_moments, misalignment_runs, split_test_runs
-from resdepth.checks.expansion_setup import (
-    ALPHA,
-    load_old,
-    old_spec,
-    planted,
-    population,
-    position,
-    with_plot,
-)
-from resdepth.checks.expectation import SEPARATION, Z_MAX
+from numerics.probes.observability import gradient_moments, split_test_runs
+from resdepth.checks.d2_width import width_needs, width_rows
+from resdepth.checks.expansion_setup import ALPHA, load_old, planted, position, with_plot
 from resdepth.engine.policy import budget
 from resdepth.engine.registry import CheckResult, register
 from resdepth.engine.rows import Criterion, Power
 from resdepth.plots import plain_log_axis, plt, save_figure
-from theorems.joint_scaling import (
-    detection_power,
-    misalignment_probability,
-    samples_to_detect,
-)
+from theorems.joint_scaling import detection_power, samples_to_detect
 
 Z_SIZE = 3.3
-Z_TREND = 3.0
 S_REF = 0.3
 LOSS = make_loss("regression")
 
@@ -48,21 +36,17 @@ def _sizes(ctx):
     return budget("D2", ctx.mode)
 
 
-def _needs(ctx):
-    return [old_spec(ctx, width=w) for w in _sizes(ctx)["widths"]]
-
-
-@register("D2", needs=_needs)
+@register("D2", needs=width_needs)
 def d2_observability(ctx) -> list[CheckResult]:
     """D2: size and power of the split directional test; misalignment against width."""
     sizes = _sizes(ctx)
-    old, _, data = load_old(ctx)
+    old, _, _ = load_old(ctx)
     j = position(old)
     probe = insert_block(old, j, generator=torch.Generator().manual_seed(ctx.seed + 21))
     gen = torch.Generator().manual_seed(ctx.seed + 22)
     null = _size_row(probe, j, planted(old, 0.0, ctx.seed + 23), sizes, gen)
     power, curve = _power_row(probe, j, old, ctx.seed + 24, sizes, gen)
-    trend, widths = _width_rows(ctx, data, sizes, gen)
+    trend, widths = width_rows(ctx, gen)
     plot = _plot(ctx, null, curve, widths)
     return [with_plot(row, plot) for row in [null, power, *trend]]
 
@@ -135,94 +119,10 @@ def _crossing(grid, rates, reps):
     return None, None
 
 
-def _width_rows(ctx, data, sizes, gen):
-    sample = population(ctx, data)
-    m = sizes["mis_m"]
-    points = {}
-    for width in sizes["widths"]:
-        old, _, _ = load_old(ctx, old_spec(ctx, width=width))
-        for hidden in sorted({32, *(sizes["hiddens"] if width == 8 else ())}):
-            probe, mom = _probe_moments(old, hidden, sample, sizes["n_deff"], gen, ctx.seed)
-            for size in (m, 4 * m) if (width, hidden) == (8, 32) else (m,):
-                points[width, hidden, size] = _misalignment(probe, mom, sample, size,
-                                                            sizes["mis_reps"], gen)
-    axes = {"h": [points[8, h, m] for h in sizes["hiddens"]],
-            "d": [points[w, 32, m] for w in sizes["widths"]],
-            "m": [points[8, 32, m], points[8, 32, 4 * m]]}
-    texts = {"h": "the new block's width h (model width d = 8)",
-             "d": "the model width d (block width h = 32)", "m": "m (d = 8, h = 32)"}
-    rows = [_trend_row(texts[axis], axis, axes[axis]) for axis in axes]
-    return rows + [_level_row(list(points.values()))], axes
-
-
-def _probe_moments(old, hidden, sample, n, gen, seed):
-    j = position(old)
-    probe = insert_block(old, j, hidden=hidden, generator=torch.Generator().manual_seed(seed + 25))
-    x, y = sample(n, gen)
-    return probe, gradient_moments(per_example_gradients(probe, j, x, y, LOSS))
-
-
-def _misalignment(probe, mom, sample, m, reps, gen) -> dict:
-    runs = misalignment_runs(probe, position(probe) - 1, sample, LOSS, m=m, reps=reps,
-                             generator=gen)
-    keys = ("mu2", "mu_sigma_mu", "tr_sigma2")
-    return {"d": probe.config.width, "h": probe.blocks[-1].branch[0].out_features, "m": m,
-            "p": runs["misaligned"] / reps, "k": runs["misaligned"], "reps": reps,
-            "d_eff": mom["d_eff"], "signal_per_noise": mom["mu2"] / mom["tr_sigma"],
-            "predicted": misalignment_probability(m, **{k: max(mom[k], 0.0) for k in keys})}
-
-
-def _trend_row(axis_text, axis, points) -> CheckResult:
-    """THEORY.md D2 as stated: misalignment falls from the smallest to the largest value on
-    ``axis`` (two-proportion z; fails when a rise is resolved at z <= -Z_TREND). Whether the
-    gradient moments predicted the direction is reported beside it; their level is judged by
-    :func:`_level_row` (issue 21: the statement is not replaced by its explanation)."""
-    first, last = points[0], points[-1]
-    diff = first["p"] - last["p"]
-    se = math.sqrt(first["p"] * (1 - first["p"]) / first["reps"]
-                   + last["p"] * (1 - last["p"]) / last["reps"])
-    z = diff / se if se > 0 else 0.0
-    moments = "falls" if first["predicted"] >= last["predicted"] else "rises"
-    return CheckResult(
-        "D2", f"misalignment P(<G_train, G_heldout> < 0) falls from {axis} = {first[axis]} to "
-        f"{last[axis]} along {axis_text} (THEORY.md D2 as stated): measured {first['p']:.3f} "
-        f"-> {last['p']:.3f} (two-proportion z {z:.2f}); the gradient moments predict it "
-        f"{moments} ({first['predicted']:.3f} -> {last['predicted']:.3f})", "empirical", 1.0,
-        diff, z, Criterion("z of the fall (negative: a rise)", ">", -Z_TREND),
-        Power(f"a change resolved at |z| >= {Z_TREND} (standard error {se:.3g}); one trained "
-              "old model per width, so the interval covers the data sampling only",
-              abs(z), ">=", Z_TREND),
-        details={"points": points, "z_falls": z, "moments_direction": moments})
-
-
-def _level_row(points) -> CheckResult:
-    """The moments formula on its level: at every (d, h, m) point, the measured misalignment
-    against Phi(-m|mu|^2/sqrt(2m mu'S mu + tr S^2)) from the moments (binomial z, |z| < Z_MAX);
-    informative when a coin flip (1/2, no signal) would sit SEPARATION standard errors away at
-    every point."""
-    zs, separations = [], []
-    for pt in points:
-        q = min(max(pt["predicted"], 1e-12), 1 - 1e-12)
-        se = math.sqrt(q * (1 - q) / pt["reps"])
-        zs.append((pt["p"] - q) / se)
-        separations.append(abs(0.5 - q) / se)
-    worst = max(range(len(zs)), key=lambda i: abs(zs[i]))
-    return CheckResult(
-        "D2", f"the moments formula's level: P(<G_train, G_heldout> < 0) = Phi(-m|mu|^2/sqrt(2m "
-        f"mu'S mu + tr S^2)) at each of {len(points)} (d, h, m) points (statistic: the largest "
-        f"|binomial z|; worst at d = {points[worst]['d']}, h = {points[worst]['h']}, m = "
-        f"{points[worst]['m']}: predicted {points[worst]['predicted']:.3f}, measured "
-        f"{points[worst]['p']:.3f})", "expectation", points[worst]["predicted"],
-        points[worst]["p"], zs[worst], Criterion("largest |z| over points", "|x|<", Z_MAX),
-        Power(f"no signal, P = 1/2: its smallest distance from the prediction over the points, "
-              f"in standard errors (informative at >= {SEPARATION:g})", min(separations), ">=",
-              SEPARATION),
-        details={"z": zs, "points": points})
-
-
 def _plot(ctx, null, curve, widths) -> str | None:
     """D2_observability.png: detection rate against m with the prediction; size at G_pop = 0;
-    misalignment probability against width with Clopper-Pearson intervals."""
+    misalignment probability against width: mean over the trained models with its 95%
+    t-interval over models."""
     path = ctx.plot_path("D2_observability.png")
     if path is None:
         return None
@@ -255,11 +155,10 @@ def _plot(ctx, null, curve, widths) -> str | None:
     for colour, axis in (("C1", "h"), ("C2", "d")):
         points = widths[axis]
         xs = [p[axis] for p in points]
-        ci = [clopper_pearson(p["k"], p["reps"], 0.05) for p in points]
         right.plot(xs, [p["predicted"] for p in points], "x--", color=colour, lw=0.8)
         right.errorbar(xs, [p["p"] for p in points], fmt="o-", color=colour, capsize=3,
-                       yerr=[[p["p"] - a for p, (a, _) in zip(points, ci, strict=True)],
-                             [b - p["p"] for p, (_, b) in zip(points, ci, strict=True)]],
+                       yerr=[[p["p"] - p["lower"] for p in points],
+                             [p["upper"] - p["p"] for p in points]],
                        label=f"against {'block width h (d = 8)' if axis == 'h' else 'model width d (h = 32)'}")
         for x, p in zip(xs, points, strict=True):
             right.annotate(f"d_eff {p['d_eff']:.1f}", (x, p["p"]), fontsize="x-small",
@@ -270,7 +169,8 @@ def _plot(ctx, null, curve, widths) -> str | None:
     right.minorticks_off()
     right.set_xlabel("width")
     right.set_ylabel("P(<G_train, G_heldout> < 0)")
-    right.set_title(f"misalignment at m = {_sizes(ctx)['mis_m']} per sample, 95% CI",
+    right.set_title(f"misalignment at m = {_sizes(ctx)['mis_m']} per sample, "
+                    f"{_sizes(ctx)['models']} trained models: mean, 95% t-interval",
                     fontsize="medium")
     right.plot([], [], "kx--", lw=0.8, label="Gaussian prediction from the moments")
     right.legend(fontsize="small")

@@ -71,8 +71,8 @@ BUDGETS: dict[str, dict[str, dict]] = {
                  "dag_depths": _R1_QUICK_DEPTHS + (500, 1000)},
     },
     "R2": {
-        "quick": {"depths": (1, 5, 12), "train_epochs": 3},
-        "full": {"depths": (1, 5, 12, 24, 40), "train_epochs": 15},
+        "quick": {"depths": (1, 5, 12), "train_epochs": 3, "lesion_models": 5},
+        "full": {"depths": (1, 5, 12, 24, 40), "train_epochs": 15, "lesion_models": 5},
     },
     "R3": {
         "quick": {"max_n": 4, "vector_cases": ((4, 2, 3), (3, 3, 3), (4, 2, 4)),
@@ -111,8 +111,8 @@ BUDGETS: dict[str, dict[str, dict]] = {
         "full": {"depth": 64, "width": 64, "seeds": 16},
     },
     "S6": {
-        "quick": {"lams": (0.25, 1.0)},
-        "full": {"lams": (0.1, 0.25, 0.5, 1.0)},
+        "quick": {"lams": (0.25, 1.0), "seeds": 5},
+        "full": {"lams": (0.1, 0.25, 0.5, 1.0), "seeds": 5},
     },
     "S7": {
         "quick": {"rules": ("none", "inv-sqrt", "inv", "learnable", "fixup"), "sweep": False,
@@ -126,10 +126,10 @@ BUDGETS: dict[str, dict[str, dict]] = {
     "D2": {
         "quick": {"null_m": 64, "null_reps": 400, "m50": 40, "power_reps": 200, "n_mom": 20000,
                   "mis_m": 32, "mis_reps": 300, "hiddens": (8, 32), "widths": (8, 16),
-                  "n_deff": 4096},
+                  "n_deff": 4096, "models": 5},
         "full": {"null_m": 128, "null_reps": 1000, "m50": 80, "power_reps": 500, "n_mom": 100000,
                  "mis_m": 32, "mis_reps": 600, "hiddens": (8, 32, 128), "widths": (8, 16, 32),
-                 "n_deff": 16384},
+                 "n_deff": 16384, "models": 5},
     },
     "D3": {
         "quick": {"n_sigma": 2000, "head_mc": 20000, "falsify": (1, 100)},
@@ -151,7 +151,9 @@ BUDGETS: dict[str, dict[str, dict]] = {
                  "extra": 10, "n_test": 2048},
     },
 }
-"""label -> mode -> name -> size. S3 shares S2's Monte Carlo sizes; the overview plot of the
+"""label -> mode -> name -> size. ``models`` (D2), ``lesion_models`` (R2) and ``seeds`` (S6): independently trained
+models behind an empirical row (THEORY.md: at least 5; distinct seeds in the training specs,
+so each is its own stored run). S3 shares S2's Monte Carlo sizes; the overview plot of the
 report (``signal_growth``) reads ``"overview"``."""
 
 BUDGETS["overview"] = {

@@ -84,6 +84,11 @@ def test_R2_lesion_rows(lesion_run):
     assert short.verdict == "pass" and short.power.informative()
     assert long.verdict in ("pass", "inconclusive")
     assert long.power.informative() == (long.verdict == "pass")
+    for row in real:  # issue 21: 5 independently trained models, an interval over them
+        assert len(set(row.details["seeds"])) == 5
+        assert len(row.details["per_model_unexplained"]) == 5
+        lower, upper = row.details["unexplained_interval"]
+        assert row.statistic == max(0.0, lower) and lower <= upper
     for row in rows:
         row.as_dict()
     curve = short.details["curve"]
@@ -186,6 +191,29 @@ def test_R2_lesion_paths_row_fails_when_a_deleted_blocks_paths_are_kept(context,
 
 
 def test_R2_real_lesion_row_fails_against_the_uniform_law(context, monkeypatch):
-    """Predicting 2^-m (every path the same share) fails on the short-path network."""
+    """Predicting 2^-m (every path the same share) fails on the short-path networks (all 5)."""
     monkeypatch.setattr(lesion, "surviving_share", lambda weights, m: 2.0**-m)
-    assert lesion._real_row(_short_path_study(context), None).verdict == "fail"
+    studies = [lesion._study(context, 0.25, spec.seed)
+               for spec in lesion.lesion_specs(context, 0.25)]
+    assert len(studies) == 5 and lesion._real_row(studies, None).verdict == "fail"
+
+
+def _synthetic_study(seed, kept_shift):
+    curve = [{"m": m, "predicted": 0.8 ** m, "kept_mean": 0.8 ** m + kept_shift * (1 - 0.8 ** m),
+              "uniform": 2.0 ** -m, "energy_predicted": 0.7 ** m} for m in range(1, 7)]
+    for p in curve:
+        p["unexplained"] = lesion._over_effect(p["kept_mean"], p)
+    return {"lam": 0.25, "seed": seed, "curve": curve, "intact_error": 0.1,
+            "signed_shares": [], "energy_shares": []}
+
+
+def test_R2_real_lesion_row_judges_the_interval_over_models():
+    """Unexplained shares 0.05-0.09 in five models: pass; 0.8-0.9: fail; one model at 0.05 and
+    the others spread to 0.95: the interval straddles 1/2, inconclusive."""
+    good = lesion._real_row([_synthetic_study(k, 0.05 + 0.01 * k) for k in range(5)], None)
+    assert good.verdict == "pass" and good.power.value > 0
+    bad = lesion._real_row([_synthetic_study(k, 0.8 + 0.02 * k) for k in range(5)], None)
+    assert bad.verdict == "fail" and bad.statistic >= lesion.LESION_UNEXPLAINED
+    spread = lesion._real_row([_synthetic_study(k, s) for k, s in
+                               enumerate((0.05, 0.95, 0.5, 0.9, 0.1))], None)
+    assert spread.verdict == "inconclusive"
