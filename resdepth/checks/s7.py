@@ -178,6 +178,13 @@ def design_rows(ctx, data: str, rules, *, sweep: bool, lam: bool, parts: str):
     return rows, table, tau, n_a
 
 
+def is_registered(data: str, rules, sizes) -> bool:
+    """The plan's grid exactly: Fashion-MNIST, every rule, both sweeps, every part (the grid
+    itself is always the registered MLP quick grid, :data:`GRID`)."""
+    return (data == DESIGN_DATA and set(rules) == set(DESIGN_RULES) and bool(sizes.sweep)
+            and bool(sizes.lam) and sizes.parts == "abcdef")
+
+
 @register("S7", needs=s7_specs, divergence_ok=True)
 def s7_trained_depth_scaling(ctx) -> list[CheckResult]:
     """S7(a)-(c) (quick) or (a)-(f) (full) on the pre-registered design (module docstring)."""
@@ -195,8 +202,7 @@ def s7_trained_depth_scaling(ctx) -> list[CheckResult]:
                                             parts=sizes.parts)
     finally:
         torch.set_num_threads(threads)
-    registered = (data == DESIGN_DATA and set(rules) == set(DESIGN_RULES) and sizes.sweep
-                  and sizes.lam and sizes.parts == "abcdef")
+    registered = is_registered(data, rules, sizes)
     path = ctx.plot_path("S7_accuracy_vs_depth.png")
     plot = None if path is None else accuracy_vs_depth(table, tau, 0.1, path)
     details = {"plan": "registered" if registered else "exploratory", "dataset": data,

@@ -102,3 +102,14 @@ def test_S7_dataset_falls_back_to_mnist1d_with_the_install_hint(monkeypatch, tmp
     monkeypatch.setenv("RESDEPTH_DATA", str(tmp_path / "absent"))
     data, missing = s7.dataset()
     assert data == "mnist1d" and "apt" in missing
+
+
+def test_S7_validate_rows_are_registered_only_for_the_plans_grid_on_fashion_mnist():
+    from resdepth.engine.policy import budget
+
+    full, quick = budget("S7", "full"), budget("S7", "quick")
+    assert s7.is_registered("fashion-mnist", design.DESIGN_RULES, full)
+    assert not s7.is_registered("mnist1d", design.DESIGN_RULES, full)  # the fallback
+    assert not s7.is_registered("fashion-mnist", quick.rules, quick)  # a subset of the rules
+    assert not s7.is_registered("fashion-mnist", design.DESIGN_RULES[:-1], full)
+    assert s7.GRID == design.DESIGN_BUDGETS["mlp", "quick"]  # the registered grid, unchanged
