@@ -64,7 +64,6 @@ def test_S7_validate_reads_the_test_set_only_after_the_rates_are_chosen(tiny, mo
     assert {r.details["dataset"] for r in rows if r.verdict != "skipped"} == {"mnist1d"}
 
 
-@pytest.mark.slow
 def test_S7_validate_full_runs_every_part_and_each_rule_gets_the_same_rates(tiny, monkeypatch):
     monkeypatch.setattr(s7, "dataset", lambda: ("mnist1d", None))
     ctx = CheckContext(quick=False)
