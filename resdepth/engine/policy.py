@@ -114,10 +114,10 @@ BUDGETS: dict[str, dict[str, dict]] = {
         "quick": {"lams": (0.25, 1.0), "seeds": 5},
         "full": {"lams": (0.1, 0.25, 0.5, 1.0), "seeds": 5},
     },
-    "S7": {
-        "quick": {"rules": ("none", "inv-sqrt", "inv", "learnable", "fixup"), "sweep": False,
-                  "parts": "abc", "gc": False},
-        "full": {"rules": None, "sweep": True, "parts": "abcdef", "gc": True},
+    "S7": {  # the pre-registered MLP quick grid (docs/S7_plan.md); rules None: all of the plan
+        "quick": {"rules": ("none", "inv-sqrt", "inv"), "sweep": False, "lam": False,
+                  "parts": "abc"},
+        "full": {"rules": None, "sweep": True, "lam": True, "parts": "abcdef"},
     },
     "D1": {
         "quick": {"old_epochs": 4, "old_n": 256, "n_pop": 20000},

@@ -8,7 +8,12 @@ diverged, steps to the target loss) and, at initialisation and after training, o
 - the signal ratio ||x_n||^2 / ||x_0||^2, each block's realised scale and multiplier
   (:mod:`numerics.probes.stream`);
 - the signed path-length shares and mean path length (towers without normalisation, on the
-  first ``spectrum_n`` inputs).
+  first ``spectrum_n`` inputs);
+- the per-block gradient norms g_i = ||dL/d theta_i||_2 of the training loss L on one batch of
+  the *training* set (the first ``probe_n`` training examples; theta_i: block i's parameters),
+  summarised by :func:`gradient_summary` as log10(g_n / g_1) (last over first block) and the
+  spread max_i log10 g_i - min_i log10 g_i: where the gradient per block vanishes or explodes
+  with depth (issue 24's underfitting analysis of the normalised baselines, S7(d)).
 
 A diverged run's trained model holds non-finite weights: its trained measurements are None,
 never NaN. :func:`train_and_measure` is the picklable ``train`` function the sweep backends run.
@@ -29,8 +34,40 @@ def probe_inputs(spec, n: int):
     return data.test_x[:n]
 
 
-def measure(model, x, spectrum_n: int, *, batch_statistics: bool = False) -> dict:
-    """GC, signal ratio, realised scales, multipliers and (no normalisation) path shares.
+def block_gradients(model, x, y, task: str = "classification") -> list[float]:
+    """g_i = ||dL/d theta_i||_2 for every residual block i (float64, the model's own mode),
+    L the training loss (cross-entropy or MSE) of the batch ``(x, y)``."""
+    import torch
+
+    from numerics.models.train import _loss
+
+    model.zero_grad(set_to_none=True)
+    loss = _loss(task, model(x), y)
+    if not torch.isfinite(loss):
+        return [math.nan] * len(model.blocks)
+    loss.backward()
+    norms = []
+    for block in model.blocks:
+        grads = [p.grad.pow(2).sum() for p in block.parameters() if p.grad is not None]
+        norms.append(float(torch.stack(grads).sum().sqrt()) if grads else 0.0)
+    model.zero_grad(set_to_none=True)
+    return norms
+
+
+def gradient_summary(norms: list[float]) -> dict:
+    """``grad_norms`` (per block), ``grad_last_first`` = log10(g_n/g_1) and ``grad_spread`` =
+    max log10 g_i - min log10 g_i (None where a norm is zero or non-finite)."""
+    ok = norms and all(math.isfinite(g) and g > 0 for g in norms)
+    logs = [math.log10(g) for g in norms] if ok else None
+    return {"grad_norms": list(norms),
+            "grad_last_first": None if logs is None else logs[-1] - logs[0],
+            "grad_spread": None if logs is None else max(logs) - min(logs)}
+
+
+def measure(model, x, spectrum_n: int, *, batch_statistics: bool = False, batch=None,
+            task: str = "classification") -> dict:
+    """GC, signal ratio, realised scales, multipliers, (no normalisation) path shares and, when
+    ``batch`` = (x, y) of the training set is given, the per-block gradient norms.
 
     ``batch_statistics``: BatchNorm layers normalise with the statistics of ``x`` (what a
     training step sees), not their running statistics, which before any training are the
@@ -48,6 +85,11 @@ def measure(model, x, spectrum_n: int, *, batch_statistics: bool = False) -> dic
     if batch_statistics:
         _calibrate_batchnorm(probe, x)
     found = {"gc": geometric_complexity(probe, x), **stream_summary(probe, x)}
+    if batch is not None:
+        probe.train()  # what a training step sees (BatchNorm: the batch's own statistics)
+        found.update(gradient_summary(block_gradients(probe, batch[0].to(torch.float64),
+                                                      batch[1], task)))
+        probe.eval()
     if model.config.norm == "none" and model.config.arch == "mlp":
         found.update(path_shares(probe, x[:spectrum_n]))
     elif model.config.norm == "none" and model.config.arch in ("resnet", "resnet-proj"):
@@ -80,7 +122,7 @@ def _calibrate_batchnorm(model, x) -> None:
 def _finite_or_none(value):
     if isinstance(value, list):
         return [_finite_or_none(v) for v in value]
-    return value if math.isfinite(value) else None
+    return value if value is None or math.isfinite(value) else None
 
 
 def outcome(metrics: dict, n_train: int, batch_size: int, classes: int) -> dict:
@@ -123,10 +165,13 @@ def train_and_measure(spec, device: str, probe_n: int = 256, spectrum_n: int = 3
     try:
         data = load_dataset(spec.dataset, seed=spec.seed, n_train=spec.n_train)
         x = data.test_x[:probe_n]
+        batch = (data.train_x[:probe_n], data.train_y[:probe_n])
         model = initial_model(spec.model, data, spec.seed)
-        initial = measure(model, x, spectrum_n, batch_statistics=True)
+        initial = measure(model, x, spectrum_n, batch_statistics=True, batch=batch,
+                          task=data.task)
         result = fit(model, data, spec.train, device=device, seed=spec.seed)
-        trained = None if result.diverged else measure(model, x, spectrum_n)
+        trained = (None if result.diverged
+                   else measure(model, x, spectrum_n, batch=batch, task=data.task))
     finally:
         torch.set_num_threads(threads)
     return TrainedRun(

@@ -37,7 +37,8 @@ from resdepth.experiment.design import (
 )
 from resdepth.experiment.selection import TestGate, choose, mean_val, sweep_best
 
-__all__ = ["DesignResult", "check_data", "run_design", "score_on_test"]
+__all__ = ["DesignResult", "check_data", "record", "run_design", "score_model", "score_on_test",
+           "threshold", "tune", "design_energy"]
 
 
 @dataclass
@@ -74,14 +75,21 @@ def check_data(dataset: str, data_dir) -> None:
         raise ResdepthError(str(error)) from None
 
 
-def _record(spec, run_entry: Run, stored, classes: int = 10) -> dict:
+def record(spec, run_entry: Run, train_metrics: dict, measurements=None,
+           classes: int = 10) -> dict:
+    """One design record (validation numbers only) from a run's TrainResult fields."""
     from resdepth.experiment.measure import outcome
 
-    found = outcome(stored.metrics["train"], spec.n_train, spec.train.batch_size, classes)
+    found = outcome(train_metrics, spec.n_train, spec.train.batch_size, classes)
     lam = spec.model.lam if run_entry.group == "lam" else None
     return {**asdict(run_entry), "lam": lam, "val_acc": found["final_test_acc"],
             "train_loss": found["final_train_loss"], "diverged": found["diverged"],
-            "wall_time_s": found["wall_time_s"], "measurements": stored.metrics.get("measurements")}
+            "wall_time_s": found["wall_time_s"], "measurements": measurements}
+
+
+def _record(spec, run_entry: Run, stored, classes: int = 10) -> dict:
+    return record(spec, run_entry, stored.metrics["train"], stored.metrics.get("measurements"),
+                  classes)
 
 
 class _Trainer:
@@ -141,8 +149,12 @@ class _Trainer:
         return out
 
 
-def _tune(trainer, rules, depths, lrs, seeds, max_ext, group="tune", choose_fn=None):
-    """Cell -> (rates tried, chosen rate, censored), extending edge choices."""
+def tune(trainer, rules, depths, lrs, seeds, max_ext, group="tune", choose_fn=None):
+    """Cell -> (rates tried, chosen rate, censored), extending edge choices.
+
+    ``trainer`` trains design runs (``ensure(runs)``) and lists their validation records
+    (``records()``): the experiment's store (:class:`_Trainer`) or validate's context
+    (resdepth.checks.s7). Nothing here reads the test set."""
     tried = {(r, d): list(lrs) for r in rules for d in depths}
     pick = choose_fn or (lambda recs, r, d: choose(recs, r, d, group))
     for extension in range(max_ext + 1):
@@ -191,25 +203,49 @@ def _test_split(name: str, seed: int, n_train: int, n_test: int | None):
     return load_dataset(name, seed=seed, n_train=n_train, n_test=n_test)
 
 
-def score_on_test(spec, stored, device: str = "cpu", n_test: int | None = None) -> float:
-    """The stored run's trained model, scored on the test set of ``spec``'s dataset (NAME/test:
-    the same training examples, NAME's test set)."""
+def score_model(spec, model, diverged: bool, device: str = "cpu",
+                n_test: int | None = None) -> float:
+    """Test accuracy of ``spec``'s trained ``model`` on the test set of ``spec``'s dataset
+    (NAME/test: the same training examples, NAME's test set); chance when it diverged."""
     import torch
 
-    from numerics.models.train import evaluate, initial_model
-    from resdepth.engine.store import state_from_bytes
+    from numerics.models.train import evaluate
 
     data = _test_split(spec.dataset.rsplit("/", 1)[0] + "/test", spec.seed, spec.n_train, n_test)
-    if stored.status == "diverged":
+    if diverged:
         return 1.0 / data.out_dim
-    model = initial_model(spec.model, data, spec.seed)
-    model.load_state_dict(state_from_bytes(stored.state))
     with torch.no_grad():
-        return float(evaluate(model.to(device), data.task, data.test_x.to(device),
+        return float(evaluate(model.to(device).eval(), data.task, data.test_x.to(device),
                               data.test_y.to(device))[1])
 
 
-def _energy(settings, budget, seeds) -> float:
+def score_on_test(spec, stored, device: str = "cpu", n_test: int | None = None) -> float:
+    """The stored run's trained model, scored by :func:`score_model`."""
+    from numerics.models.train import initial_model
+    from resdepth.engine.store import state_from_bytes
+
+    model = None
+    if stored.status != "diverged":
+        from numerics.models.data import load_dataset
+
+        data = load_dataset(spec.dataset, seed=spec.seed, n_train=spec.n_train)
+        model = initial_model(spec.model, data, spec.seed)
+        model.load_state_dict(state_from_bytes(stored.state))
+    return score_model(spec, model, stored.status == "diverged", device, n_test)
+
+
+def threshold(records, cells, rules, depths) -> tuple[float, float]:
+    """(tau, ref): ref = the best rule's mean validation accuracy at the smallest depth (its
+    chosen rate), tau = chance + (ref - chance)/2, chance 0.1: validation numbers only."""
+    smallest = min(depths)
+    ref = max(mean_val(records, r, smallest, cells[r, smallest][1])
+              for r in rules if (r, smallest) in cells)
+    return 0.1 + (ref - 0.1) / 2, ref
+
+
+def design_energy(dataset: str, budget, seeds) -> float:
+    """E||x_0||^2 of the embedding at initialisation (mean over seeds, 512 training inputs):
+    S7(a)'s n_a comes from it, before any training."""
     import torch
 
     from numerics.models.config import ModelConfig
@@ -219,7 +255,7 @@ def _energy(settings, budget, seeds) -> float:
     arch = "resnet" if budget.arch == "resnet" else "mlp"
     values = []
     for seed in seeds:
-        data = load_dataset(f"{settings.dataset}/val", seed=seed, n_train=budget.n_train)
+        data = load_dataset(f"{dataset}/val", seed=seed, n_train=budget.n_train)
         model = initial_model(ModelConfig(arch=arch, depth=1, width=budget.width), data, seed)
         with torch.no_grad():
             values.append(float(model.embed(data.train_x[:512]).flatten(1).pow(2).sum(1).mean()))
@@ -254,19 +290,16 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
     store = _open_store(settings)
     try:
         trainer = _Trainer(settings, budget, store, backend, device)
-        cells, records = _tune(trainer, rules, budget.depths, budget.lrs, seeds,
+        cells, records = tune(trainer, rules, budget.depths, budget.lrs, seeds,
                                budget.max_extensions)
-        smallest = min(budget.depths)
-        ref = max(mean_val(records, r, smallest, cells[r, smallest][1])
-                  for r in rules if (r, smallest) in cells)
-        tau = 0.1 + (ref - 0.1) / 2
+        tau, ref = threshold(records, cells, rules, budget.depths)
         lam_runs = [Run("lam", d, s, cells["inv-sqrt", d][1], "lam", beta)
                     for d in budget.lam_depths if ("inv-sqrt", d) in cells
                     for beta in LAM_BETAS for s in seeds]
         trainer.ensure(lam_runs)
         sweep_cells = {}
         if settings.sweep and budget.sweep_depths:
-            sweep_cells, _ = _tune(trainer, ("mup", "constant"), budget.sweep_depths,
+            sweep_cells, _ = tune(trainer, ("mup", "constant"), budget.sweep_depths,
                                    budget.sweep_lrs, seeds, budget.max_extensions, "sweep",
                                    lambda recs, r, d: sweep_best(recs, r, d)[0])
         records = trainer.records()
@@ -275,7 +308,7 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
         table = _score(trainer, gate, cells, seeds, records)
     finally:
         store.close()
-    energy = _energy(settings, budget, seeds)
+    energy = design_energy(settings.dataset, budget, seeds)
     n_a = overflow_depth(1.0, 1.0, energy)
     n_a_depth = math.ceil(n_a / 3) if arch == "resnet" else n_a
     rows = plan_rows(table, records, tau, n_a_depth,

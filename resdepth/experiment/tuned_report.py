@@ -11,14 +11,14 @@ import json
 import math
 from dataclasses import asdict, replace
 
-from resdepth.experiment import plots
+from resdepth.experiment import gradients, plots
 from resdepth.experiment.report import _rows_markdown, rule_depth_markdown
 from resdepth.plots import plt, save_figure
 from resdepth.report import counts, results_json
 
 __all__ = ["write_all"]
 
-PLOTS = ("accuracy_vs_depth.png", "gc_vs_lam.png", "lr_sweep.png")
+PLOTS = ("accuracy_vs_depth.png", "gc_vs_lam.png", "lr_sweep.png", "block_gradients.png")
 
 
 def _tuning(table) -> dict:
@@ -123,6 +123,7 @@ def write_all(result, sweep_cells: dict) -> None:
     plots.accuracy_vs_depth(result.table, result.tau, 0.1, out / PLOTS[0])
     gc_vs_lam(result.records, out / PLOTS[1])
     lr_sweep(result.records, out / PLOTS[2])
+    gradients.gradient_plot(result.records, result.table, out / PLOTS[3])
     (out / "results.json").write_text(results_json(rows, meta(result)), encoding="utf-8")
     (out / "runs.json").write_text(json.dumps(result.records, indent=1, allow_nan=False) + "\n",
                                    encoding="utf-8")
@@ -146,7 +147,14 @@ def write_all(result, sweep_cells: dict) -> None:
         table_markdown(result.table), "",
         "## Tuning budget (every rule: the same rates; an edge choice extends the grid)", "",
         _budget_markdown(result.table), "", f"S7(f) sweep: {sweep or 'not run'}.", "",
-        "## S7 rows (Holm within each family)", "", _rows_markdown(rows), "", "## Plots", ""]
+        "## S7 rows (Holm within each family)", "", _rows_markdown(rows), "",
+        "## Underfitting analysis: signal and gradient per block (S7(d))", "",
+        "At the rate each arm chose on validation, mean over seeds; gradients g_i = "
+        "||dL/d theta_i|| of block i on one training batch, at initialisation and after "
+        "training: log10(g_n/g_1) > 0 grows towards the output, < 0 vanishes; the spread is "
+        "the decades between the largest and smallest block (block_gradients.png: the deepest "
+        "depth).", "", gradients.gradient_markdown(result.records, result.table), "",
+        "## Plots", ""]
     parts += [f"![{name}]({name})" for name in PLOTS]
     if result.errors:
         parts += ["", "## Runs that raised", ""] + [f"- {k}: {v}" for k, v in result.errors.items()]

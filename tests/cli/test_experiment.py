@@ -83,18 +83,31 @@ def test_S7_experiment_checks_out_before_any_work(tmp_path, capsys):
     assert "not a folder" in capsys.readouterr().err
 
 
-def test_S7_in_validate_quick_judges_a_to_c_and_skips_d_to_f(tmp_path, tiny):
+def test_S7_in_validate_quick_judges_a_to_c_and_skips_d_to_f(tmp_path, monkeypatch):
+    """validate's S7 on the design (a tiny grid, mnist1d as when Fashion-MNIST is absent):
+    the declared tuning runs, the extensions and the test scoring through validate's store."""
+    from dataclasses import replace
+
+    from resdepth.checks import s7
+    from resdepth.experiment import tuned
     from resdepth.settings import Settings
     from resdepth.validate import validate
 
+    monkeypatch.setattr(s7, "GRID", replace(_designed_tiny(), depths=(2, 4), max_extensions=1))
+    monkeypatch.setattr(s7, "dataset", lambda: ("mnist1d", "Fashion-MNIST not found"))
+    tuned._test_split.cache_clear()
     outcome = validate(Settings(out_dir=tmp_path / "v", quick=True, only=("S7",),
                                 progress=False))
     claims = [r["claim"][:5] for r in outcome.rows]
-    assert claims[:1] == ["S7(a)"] and claims.count("S7(b)") == 4 and "S7(c)" in claims
+    assert claims[:1] == ["S7(a)"] and claims.count("S7(b)") == 2 and "S7(c)" in claims
     skipped = [r for r in outcome.rows if r["verdict"] == "skipped"]
     assert {r["claim"][:5] for r in skipped} >= {"S7(d)", "S7(e)", "S7(f)"}
     assert not any(r["verdict"] == "diverged" for r in outcome.rows)
+    judged = [r for r in outcome.rows if r["verdict"] != "skipped"]
+    assert {(r["details"]["plan"], r["details"]["dataset"]) for r in judged} == {
+        ("exploratory", "mnist1d")}
     assert (tmp_path / "v" / "S7_accuracy_vs_depth.png").exists()
+    assert outcome.trained == 3 * 2 * 2 * 2  # rules x depths x rates x seeds, declared
 
 
 @pytest.mark.gpu
