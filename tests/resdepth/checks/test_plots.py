@@ -225,8 +225,8 @@ def test_D2_observability_plot_draws_the_predicted_and_measured_crossings(tmp_pa
                        details={"clopper_pearson": (0.02, 0.07), "m": 64})
     curve = {"reps": 200, "grid": [10, 20, 40, 80, 160], "rates": [0.1, 0.3, 0.5, 0.8, 0.95],
              "predicted": [0.12, 0.28, 0.52, 0.78, 0.96], "m50": 38.0, "measured": 40.0}
-    widths = {axis: [{axis: w, "k": 30, "reps": 300, "p": 0.1, "predicted": 0.11,
-                      "d_eff": 3.0} for w in (8, 32)] for axis in ("h", "d")}
+    widths = {axis: [{axis: w, "k": 30, "reps": 300, "p": 0.1, "lower": 0.05, "upper": 0.15,
+                      "predicted": 0.11, "d_eff": 3.0} for w in (8, 32)] for axis in ("h", "d")}
     ctx = SimpleNamespace(plot_path=lambda name: tmp_path / name, quick=True, mode="quick")
     d2._plot(ctx, null, curve, widths)
     (fig,) = drawn_figures
@@ -235,6 +235,8 @@ def test_D2_observability_plot_draws_the_predicted_and_measured_crossings(tmp_pa
     assert any(f"({null.verdict})" in t for t in labels)
     rates = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"][0]
     assert list(rates.get_ydata()) == curve["rates"]
+    title = fig.axes[1].get_title()
+    assert "trained models: mean, 95% t-interval" in title
 
 
 def test_S3_plot_titles_the_exact_row_and_draws_the_z_rows(tmp_path, drawn_figures):
