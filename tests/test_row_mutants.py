@@ -41,3 +41,11 @@ def test_row_mutant_outcome_reads_fail_as_killed():
     assert row_mutants.outcome(["pass", "fail"]) == "killed"
     assert row_mutants.outcome(["pass", "inconclusive"]) == "survived"
     assert row_mutants.outcome([]).startswith("error")
+
+
+def test_row_mutant_mode_is_quick_or_full_and_keys_its_own_baseline():
+    full = [m for m in MUTANTS if row_mutants.mode_of(m) == "full"]
+    assert full, "the catalogue judges at least one row at validate's full budget"
+    assert row_mutants.baseline_key("D5", "full") != row_mutants.baseline_key("D5", "quick")
+    with pytest.raises(ValueError, match="mode"):
+        row_mutants.mode_of({"id": "x", "mode": "slow"})

@@ -8,7 +8,7 @@ it and the row (a substring of its claim) that must turn ``fail``. For each muta
    working tree is never edited),
 2. applies the replacement there,
 3. runs ``python -m resdepth validate --quick --only LABEL --out OUT`` in the copy (PYTHONPATH
-   the copy), and
+   the copy; without ``--quick`` for a mutant whose ``mode`` is ``full``), and
 4. reads ``OUT/results.json``: the verdicts of the rows whose claim contains the mutant's row
    substring (``killed`` when one of them is ``fail``; ``error`` when no row matches).
 
@@ -54,6 +54,7 @@ def load(path: pathlib.Path = CATALOGUE) -> list[dict]:
         if m["id"] in ids:
             raise ValueError(f"duplicate mutant id {m['id']!r}")
         ids.add(m["id"])
+        mode_of(m)
     return mutants
 
 
@@ -83,8 +84,26 @@ def apply(mutant: dict, root: pathlib.Path) -> None:
     path.write_text(text.replace(mutant["original"], mutant["replacement"]))
 
 
-def run_label(label: str, mutant: dict | None, timeout: int) -> dict:
-    """validate --quick --only label in a fresh copy (mutated when ``mutant``): its rows."""
+MODES = ("quick", "full")
+
+
+def mode_of(mutant: dict) -> str:
+    """The validate budget a mutant is judged at: ``quick`` (default) or ``full`` (for a row
+    that has no power at the quick budget, e.g. D5's summary, which judges only points whose
+    gain the seeds resolve)."""
+    mode = mutant.get("mode", "quick")
+    if mode not in MODES:
+        raise ValueError(f"mutant {mutant['id']!r}: mode {mode!r} is not one of {MODES}")
+    return mode
+
+
+def baseline_key(label: str, mode: str) -> str:
+    """Where the unmutated run of ``label`` at ``mode`` is recorded."""
+    return label if mode == "quick" else f"{label} (full)"
+
+
+def run_label(label: str, mutant: dict | None, timeout: int, mode: str = "quick") -> dict:
+    """validate [--quick] --only label in a fresh copy (mutated when ``mutant``): its rows."""
     with tempfile.TemporaryDirectory(prefix="row-mutant-") as tmp:
         root = pathlib.Path(tmp) / "repo"
         copy_tree(root)
@@ -94,7 +113,8 @@ def run_label(label: str, mutant: dict | None, timeout: int) -> dict:
         env = {**os.environ, "PYTHONPATH": str(root), "PYTHONDONTWRITEBYTECODE": "1"}
         start = time.time()
         try:
-            proc = subprocess.run([sys.executable, "-m", "resdepth", "validate", "--quick",
+            budget = ["--quick"] if mode == "quick" else []
+            proc = subprocess.run([sys.executable, "-m", "resdepth", "validate", *budget,
                                    "--only", label, "--out", str(out)], cwd=root, env=env,
                                   capture_output=True, text=True, timeout=timeout)
             code = proc.returncode
@@ -149,14 +169,14 @@ def main(argv=None) -> int:
     keep = RESULTS.exists() and (args.only or args.baseline_only)
     record = json.loads(RESULTS.read_text()) if keep else {"baseline": {}, "mutants": {}}
     if args.baseline or args.baseline_only:
-        for label in sorted({m["label"] for m in mutants}):
-            print(f"baseline {label} ...", flush=True)
-            res = run_label(label, None, args.timeout)
-            record["baseline"][label] = {"seconds": res["seconds"], "exit": res["exit"],
+        for label, mode in sorted({(m["label"], mode_of(m)) for m in mutants}):
+            print(f"baseline {label} ({mode}) ...", flush=True)
+            res = run_label(label, None, args.timeout, mode)
+            record["baseline"][baseline_key(label, mode)] = {"seconds": res["seconds"], "exit": res["exit"],
                                          "rows": [_short(r) for r in res["rows"]]}
     for m in [] if args.baseline_only else mutants:
         print(f"mutant {m['id']} ({m['label']}) ...", flush=True)
-        res = run_label(m["label"], m, args.timeout)
+        res = run_label(m["label"], m, args.timeout, mode_of(m))
         found = verdicts(res["rows"], m["row"])
         matched = [_short(r) for r in res["rows"] if m["row"] in r["claim"]]
         record["mutants"][m["id"]] = {"label": m["label"], "row": m["row"],
@@ -191,7 +211,8 @@ def matrix(mutants: list[dict], record: dict) -> str:
              "power value | outcome | s |", "|---|---|---|---|---|---|---|---|---|"]
     for m in mutants:
         res = record["mutants"].get(m["id"])
-        base = [r["verdict"] for r in record["baseline"].get(m["label"], {}).get("rows", [])
+        key = baseline_key(m["label"], mode_of(m))
+        base = [r["verdict"] for r in record["baseline"].get(key, {}).get("rows", [])
                 if m["row"] in r["claim"]]
         if res is None:
             lines.append(f"| `{m['id']}` | {m['label']} | {_cell(m['row'])} | "
@@ -204,12 +225,13 @@ def matrix(mutants: list[dict], record: dict) -> str:
         failed = [r for r in res["matched"] if r["verdict"] == "fail"]
         first = (failed or res["matched"] or [{}])[0]
         lines.append(
-            f"| `{m['id']}` | {m['label']} | {_cell(m['row'])} | {', '.join(base) or '-'} | "
+            f"| `{m['id']}` | {m['label']}{' (full)' if mode_of(m) == 'full' else ''} | {_cell(m['row'])} | {', '.join(base) or '-'} | "
             f"{', '.join(res['verdicts']) or '-'} | {_fmt(first.get('statistic'))} | "
             f"{_fmt(first.get('power'))} | **{outcome_text}** | {res['seconds']:.0f} |")
     def unmutated_fails(m):
         return any(r["verdict"] == "fail" and m["row"] in r["claim"]
-                   for r in record["baseline"].get(m["label"], {}).get("rows", []))
+                   for r in record["baseline"].get(baseline_key(m["label"], mode_of(m)),
+                                                   {}).get("rows", []))
 
     killed = sum(1 for m in mutants if record["mutants"].get(m["id"], {}).get("outcome")
                  == "killed" and not unmutated_fails(m))

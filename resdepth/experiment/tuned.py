@@ -305,7 +305,8 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
         records = trainer.records()
         gate = TestGate(lambda spec, stored: score_on_test(spec, stored, device, budget.n_test))
         gate.unseal({cell: chosen for cell, (_, chosen, _) in cells.items()})
-        table = _score(trainer, gate, cells, seeds, records)
+        table = _score(trainer, gate, cells, seeds, records,
+                       progress=getattr(settings, "progress", True))
     finally:
         store.close()
     energy = design_energy(settings.dataset, budget, seeds)
@@ -321,15 +322,21 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
     return result
 
 
-def _score(trainer, gate, cells, seeds, records) -> dict:
+def _score(trainer, gate, cells, seeds, records, progress: bool = False) -> dict:
     """(rule, depth) -> the chosen cell: lr, censored, rates tried, validation mean, test
-    accuracies by seed, their interval (read through the gate)."""
+    accuracies by seed, their interval (read through the gate). The test set is scored once per
+    chosen model, serially (the CPU grid's 120 scorings take minutes: a progress bar shows them)."""
+    from tqdm import tqdm
+
     from resdepth.experiment.stats import interval
 
     table = {}
+    bar = tqdm(total=len(cells) * len(seeds), desc="test set (chosen rates)", unit="model",
+               disable=not progress)
     for (rule, depth), (rates, chosen, censored) in cells.items():
         test, diverged = {}, 0
         for seed in seeds:
+            bar.update()
             run = Run(rule, depth, seed, chosen)
             spec = trainer.spec(run)
             stored = trainer.load(spec.key())
@@ -342,4 +349,5 @@ def _score(trainer, gate, cells, seeds, records) -> dict:
                 "lr": chosen, "censored": censored, "rates": rates, "test": test,
                 "values": test, "interval": interval(test.values()), "diverged": diverged,
                 "runs": len(test), "val": mean_val(records, rule, depth, chosen)}
+    bar.close()
     return table
