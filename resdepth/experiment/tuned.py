@@ -305,8 +305,7 @@ def run_design(settings, grid: str, budget=None) -> DesignResult:
         records = trainer.records()
         gate = TestGate(lambda spec, stored: score_on_test(spec, stored, device, budget.n_test))
         gate.unseal({cell: chosen for cell, (_, chosen, _) in cells.items()})
-        table = _score(trainer, gate, cells, seeds, records,
-                       progress=getattr(settings, "progress", True))
+        table = _score(trainer, gate, cells, seeds, records, progress=settings.progress)
     finally:
         store.close()
     energy = design_energy(settings.dataset, budget, seeds)
