@@ -123,10 +123,21 @@ def _llama_rows(model, inputs, output=None) -> dict:
     timed("R4 counts", lambda: count_paths(dag_from_description(traced_description(traced))))
     generator = torch.Generator().manual_seed(0)
     r5 = timed("R5 Jacobians", lambda: jacobian_check(traced, generator))
-    timed("S2 signal (with init)", lambda: (signal_profile(traced), signal_profile(
-        reweighted(traced, reinitialised(model, 0)))))
+    init = timed("initial weights (reset_parameters: random draws)",
+                 lambda: reinitialised(model, 0))
+    timed("S2 signal (given and initial weights, same graph)", lambda: (
+        signal_profile(traced), signal_profile(reweighted(traced, init))))
+    init = None  # free the initial weights (1 GB at 135M float64) before the lesions
     lesion = timed("lesions (sequential, m = 1..4)", lambda: lesion_verdict(
         traced, "llama", seed=0, draws=DRAWS, max_m=4, spectrum=spectrum))
+    seeds = []
+    for seed in range(1, 5):  # the row's cost is random (the draws it needs): seeds 0..4
+        start = time.perf_counter()
+        other = lesion_verdict(traced, "llama", seed=seed, draws=DRAWS, max_m=4,
+                               spectrum=spectrum)
+        seeds.append({"seed": seed, "forwards": round((time.perf_counter() - start)
+                                                      / forward_s, 1),
+                      "verdict": other.verdict, "sets": other.details["sets_measured"]})
     if n <= 10:
         from numerics.real.frozen import enumerate_frozen_paths
 
@@ -139,7 +150,9 @@ def _llama_rows(model, inputs, output=None) -> dict:
                "lesion": {"verdict": lesion.verdict, "statistic": lesion.statistic,
                           "statistic_se": study["statistic_se"], "draws": study["draws"],
                           "rounds": study["rounds"], "sets": study["sets_measured"],
-                          "block_applications": study["block_applications"]},
+                          "block_applications": study["block_applications"],
+                          "first_moment_error": study["first_moment"]["abs_error"],
+                          "other_seeds": seeds},
                "probe_rows_s": round(sum(stages.values()), 2),
                "probe_rows_cpu_s": round(sum(cpu.values()), 2),
                "peak_rss_mib": round(_peak_mib())}

@@ -12,6 +12,9 @@ evaluates L deletion sets at once, the stream stacked over a leading axis of siz
 A deletion set joins the stack at its first deleted block (before it, its stream is the actual
 one): the pass costs sum_j (n - min D_j) block applications, about n^2/2 for the n single
 lesions, as much as the spectrum's dynamic programme; ``chunk`` bounds the stack (memory).
+:func:`measured_lesions` runs the measured half alone; :func:`frozen_single_effects` gives every
+single frozen lesion exactly from one frozen pass and its backward (the lesion row's control
+variate, :mod:`numerics.real.lesion_study`).
 """
 
 import torch
@@ -19,7 +22,7 @@ from tqdm import tqdm
 
 from numerics.real.frozen import TracedModel, _frozen_pieces, run_piece
 
-__all__ = ["lesioned_outputs"]
+__all__ = ["frozen_single_effects", "lesioned_outputs", "measured_lesions"]
 
 
 def _run(traced: TracedModel, sets: list, step, desc: str = "") -> torch.Tensor:
@@ -78,6 +81,45 @@ def _frozen(traced: TracedModel, sets: list) -> torch.Tensor:
         return sum(o if t.kind != "branch" else keep * o for t, o in zip(piece.terms, outs))
 
     return _run(traced, sets, step, "lesions (gates frozen)")
+
+
+def measured_lesions(traced: TracedModel, sets, *, chunk: int = 64) -> torch.Tensor:
+    """The outputs with each deletion set of ``sets`` (0-based blocks), gates recomputed,
+    stacked over the first axis: the measured lesions alone (half of :func:`lesioned_outputs`)."""
+    sets = [set(s) for s in sets]
+    with torch.no_grad():
+        return torch.cat([_measured(traced, sets[start:start + chunk])
+                          for start in range(0, len(sets), chunk)])
+
+
+def frozen_single_effects(traced: TracedModel) -> list[float]:
+    """a_i = dF/d delta_i at delta = 1, for every block i at once (one pass and its backward).
+
+    F(delta) is the kept share <y(delta), out> / ||out||^2 of the frozen-gate chain whose block i
+    adds delta_i times its branches. F is affine in each delta_i separately (each path passes
+    block i once at most: a product of delta's over its blocks), so deleting block i alone gives
+    exactly F({i}) = F(1) - a_i = 1 - a_i, and the first-order lesion 1 - sum_{i in D} a_i is
+    F(D) without its terms of two or more deleted blocks. Summed, sum_i a_i = sum_k k s_k (a path
+    of length k is counted by each of its k blocks): the first moment of the frozen spectrum."""
+    pieces = _frozen_pieces(traced)
+    full = traced.output
+    delta = torch.ones(len(traced.blocks), dtype=full.dtype, device=full.device,
+                       requires_grad=True)
+    x, block = None, -1
+    with torch.enable_grad():
+        for index, piece in enumerate(traced.chain):
+            if piece.kind == "block":
+                block += 1
+                if x is None:
+                    x = traced.actual[piece.start.name]
+            if x is None:
+                continue
+            outs = pieces[index].single(x, x.new_ones(()))  # one stream: no vmap needed
+            x = outs[0] if piece.kind != "block" else sum(
+                o if t.kind != "branch" else delta[block] * o for t, o in zip(piece.terms, outs))
+        share = (x * full).sum() / full.pow(2).sum()
+        (grad,) = torch.autograd.grad(share, delta)
+    return grad.tolist()
 
 
 def lesioned_outputs(traced: TracedModel, sets, *, chunk: int = 64

@@ -174,14 +174,27 @@ def reweighted(traced: TracedModel, model) -> TracedModel:
 
 def reinitialised(model, seed: int):
     """A copy of ``model`` with every submodule's ``reset_parameters`` run under ``seed`` (its
-    weights at initialisation, for the signal profile at init); the model itself is untouched."""
+    weights at initialisation, for the signal profile at init); the model itself is untouched.
+
+    The copy's parameters start as fresh zero tensors, not copies of the given values (a 135M
+    float64 model would copy a gigabyte only to overwrite it): ``reset_parameters`` fills them,
+    and a parameter no reset wrote (its version counter unchanged: an RMSNorm scale, say)
+    takes the given values, as a full copy would have kept them. Buffers are copied."""
     import copy
 
-    fresh = copy.deepcopy(model)
+    memo = {id(p): torch.nn.Parameter(torch.zeros_like(p), requires_grad=p.requires_grad)
+            for p in model.parameters()}  # tied weights: one parameter, one fresh tensor
+    fresh = copy.deepcopy(model, memo)
+    given = {id(memo[id(p)]): p for p in model.parameters()}
+    versions = {id(q): q._version for q in fresh.parameters()}
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for module in fresh.modules():
             reset = getattr(module, "reset_parameters", None)
             if callable(reset):
                 reset()
+    with torch.no_grad():
+        for q in fresh.parameters():
+            if q._version == versions[id(q)]:
+                q.copy_(given[id(q)])
     return fresh

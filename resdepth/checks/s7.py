@@ -188,9 +188,9 @@ def is_registered(data: str, rules, sizes) -> bool:
 @register("S7", needs=s7_specs, divergence_ok=True)
 def s7_trained_depth_scaling(ctx) -> list[CheckResult]:
     """S7(a)-(c) (quick) or (a)-(f) (full) on the pre-registered design (module docstring)."""
-    from resdepth.experiment.plots import accuracy_vs_depth
-
     import torch
+
+    from resdepth.experiment.plots import accuracy_vs_depth
 
     sizes = budget("S7", ctx.mode)
     data, missing = dataset()

@@ -33,12 +33,14 @@ examples:
 
 DRAWS = 64
 """Default cap on the deletion sets drawn per m for ``probe`` and ``lesion`` (one shared
-default): sets are drawn :data:`resdepth.real.rows.LESION_ROUND` at a time per m until the
-lesion row's verdict is decided, so a clear verdict stops far below the cap."""
+default): :data:`resdepth.real.rows.LESION_ROUND` sets per m first, then as many as
+:func:`resdepth.real.rows.lesion_more` says the standard error needs, until the lesion row's
+verdict is decided, so a clear verdict stops far below the cap."""
 
 DRAWS_HELP = (f"cap on the random deletion sets per m (default {DRAWS}, at least 2): sets are "
-              "drawn 4 per m at a time, the frozen-gate lesion of each as a control variate, "
-              "until the verdict sits 5 standard errors from its threshold; the same sets as "
+              "drawn 5 per m, then as many more as the standard error so far says are needed, "
+              "the first-order frozen-gate lesion of each as a control variate, until the "
+              "verdict sits 5 standard errors from its threshold; the same sets as "
               "`resdepth {other}` at the same --seed")
 
 
@@ -198,8 +200,10 @@ def lesion_verdict(traced, name: str, *, seed: int, draws: int, max_m: int,
                    spectrum=None, singles: bool = False):
     """The one lesion row of a model, shared by ``probe`` and ``lesion``: m = 1 .. min(n, max_m),
     deletion sets drawn sequentially (:func:`numerics.real.lesion_study.lesion_study`) from
-    their own generator seeded ``seed`` in rounds of :data:`~resdepth.real.rows.LESION_ROUND`
-    per m, stopped by the row's own rule (:func:`~resdepth.real.rows.lesion_undecided`) or at
+    their own generator seeded ``seed``, :data:`~resdepth.real.rows.LESION_ROUND` per m and
+    then rounds sized by :func:`~resdepth.real.rows.lesion_more`, each set's first-order frozen
+    lesion the control variate, stopped by the row's own rule
+    (:func:`~resdepth.real.rows.lesion_undecided`) or at
     ``draws`` per m, so both commands draw the same sets and reach the same verdict. The row's
     details hold the study, the draws per m and the statistic's standard error; ``singles``
     (``lesion``'s table) adds each block deleted in turn, after the draws, never judged."""
@@ -212,5 +216,6 @@ def lesion_verdict(traced, name: str, *, seed: int, draws: int, max_m: int,
     study = lesion_study(traced, list(range(1, min(n, max_m) + 1)),
                          torch.Generator().manual_seed(seed),
                          undecided=real_rows.lesion_undecided, round_size=real_rows.LESION_ROUND,
-                         max_draws=draws, spectrum=spectrum, singles=singles)
+                         max_draws=draws, spectrum=spectrum, singles=singles,
+                         more=real_rows.lesion_more)
     return real_rows.lesion_row(name, study, "lesions.png")

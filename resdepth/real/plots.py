@@ -117,8 +117,8 @@ def lesion_misses(study: dict, unexplained: float) -> dict:
 
 def plot_lesions(study: dict, path: Path, title: str, verdict: str) -> str:
     """Single-block lesions, measured vs frozen (``resdepth lesion``; ``probe`` skips them for
-    speed and shows instead each drawn set's kept share, measured against frozen: the control
-    variate); the kept share after m deletions, measured and predicted; and, on its own scale,
+    speed and shows instead each drawn set's measured kept share against its first-order frozen
+    lesion 1 - sum_{i in D} a_i: the control variate); the kept share after m deletions, measured and predicted; and, on its own scale,
     prediction - measurement with its Z-SE band and the miss the criterion allows (Z SE +
     UNEXPLAINED |1 - predicted|): the number the verdict is decided on, in the title."""
     from resdepth.real.rows import LESION_Z, UNEXPLAINED
@@ -134,12 +134,12 @@ def plot_lesions(study: dict, path: Path, title: str, verdict: str) -> str:
         _label(left, "deleted block i", "||out' - out|| / ||out||", "single-block lesions")
     else:
         for c in curve:
-            left.plot(c["frozen_each"], c["kept_each"], "o", ms=4,
+            left.plot(c["control_each"], c["kept_each"], "o", ms=4,
                       label=f"m = {c['m']} ({c['draws']} sets)")
-        every = [v for c in curve for v in c["frozen_each"] + c["kept_each"]]
+        every = [v for c in curve for v in c["control_each"] + c["kept_each"]]
         left.plot([min(every), max(every)], [min(every), max(every)], ":", color="grey", lw=0.8)
-        _label(left, "kept share, gates frozen", "kept share, gates recomputed",
-               "each drawn deletion set")
+        _label(left, "first-order frozen lesion 1 - sum a_i (the control)",
+               "kept share, gates recomputed", "each drawn deletion set")
     ms = [c["m"] for c in curve]
     found = lesion_misses(study, UNEXPLAINED)
     band = [b if math.isfinite(b) else 0.0 for b in found["band"]]  # < 4 draws: no band

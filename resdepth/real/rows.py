@@ -14,8 +14,8 @@ from resdepth.engine.policy import EXACT_TOL_REAL as EXACT_TOL
 from resdepth.engine.rows import CheckResult, Criterion, Power, count_power, exact_power, row_error
 
 __all__ = ["EXACT_TOL", "LESION_ROUND", "LESION_Z", "count_row", "d1_row", "degenerate_reason",
-           "enumeration_row", "jacobian_row", "lesion_bounds", "lesion_row", "lesion_spread",
-           "lesion_undecided", "signal_row", "skipped_rows", "sum_row"]
+           "enumeration_row", "jacobian_row", "lesion_bounds", "lesion_more", "lesion_row",
+           "lesion_spread", "lesion_undecided", "signal_row", "skipped_rows", "sum_row"]
 
 UNEXPLAINED = 0.5
 
@@ -183,8 +183,11 @@ its threshold to be decided: the row fails when the unexplained share exceeds
 :data:`UNEXPLAINED` by this many, passes when it stays this many below, and the sequential draws
 stop when every m is decided (:func:`lesion_undecided`)."""
 
-LESION_ROUND = 4
-"""Deletion sets drawn per m in each round of the sequential lesion design (probe and lesion)."""
+LESION_ROUND = 5
+"""Deletion sets drawn per m in the first round of the sequential lesion design (probe and
+lesion): five, the fewest whose fitted control-variate coefficient leaves the standard error
+3 degrees of freedom (:func:`lesion_spread` is infinite below that); later rounds are sized by
+:func:`lesion_more`."""
 
 
 def lesion_spread(point: dict) -> float:
@@ -197,6 +200,30 @@ def lesion_spread(point: dict) -> float:
         return 0.0
     nu = point.get("dof", point["draws"] - 1)
     return LESION_Z * se * math.sqrt(nu / (nu - 2)) if nu > 2 else math.inf
+
+
+def lesion_more(point: dict) -> int:
+    """How many more sets an undecided m draws: the fewest with which the standard error so far,
+    sd (K - beta G) sqrt((1 - N/C(n, m)) / N), would put the miss :func:`lesion_spread` (with a
+    10% margin) from the threshold UNEXPLAINED |1 - P(m)| on the side it lies; at least 2, at
+    most as many again as drawn (an SE from few draws is itself noisy: the design re-estimates
+    it after each round instead of trusting it for hundreds of sets)."""
+    drawn, population = point["draws"], point["population"]
+    effect = max(abs(1 - point["kept_predicted"]), ZERO_EFFECT)
+    margin = abs(abs(point["kept_measured"] - point["kept_predicted"]) - UNEXPLAINED * effect)
+    se = point["kept_measured_se"]
+    if se == 0 or margin == 0:
+        return max(2, drawn)
+    sd = se / math.sqrt((1 - drawn / population) / drawn)
+    for extra in range(2, max(2, drawn) + 1):
+        total = drawn + extra
+        if total >= population:
+            return extra
+        nu = total - 2
+        widen = LESION_Z * math.sqrt(nu / (nu - 2)) if nu > 2 else math.inf
+        if 1.1 * widen * sd * math.sqrt((1 - total / population) / total) < margin:
+            return extra
+    return max(2, drawn)
 
 
 def lesion_bounds(point: dict) -> dict:

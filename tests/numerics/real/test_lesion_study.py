@@ -1,6 +1,7 @@
 """The sequential lesion study (numerics.real.lesion_study): the frozen lesion's exact mean is the
-spectrum's prediction, the control-variate estimate is the measured mean, and the draws stop when
-the caller's rule says the verdict is decided (R2, real architectures)."""
+spectrum's prediction, one backward pass gives every single frozen lesion exactly (the control
+variate), the control-variate estimate is the measured mean, and the draws stop when the
+caller's rule says the verdict is decided (R2, real architectures)."""
 
 import itertools
 import math
@@ -12,7 +13,7 @@ from numerics.models.zoo import resnet_cnn
 from numerics.probes.lesion import kept_share
 from numerics.real.frozen import frozen_spectrum, trace_model
 from numerics.real.lesion_study import kept_share_prediction, lesion_study, uniform_kept_share
-from numerics.real.lesions import lesioned_outputs
+from numerics.real.lesions import frozen_single_effects, lesioned_outputs, measured_lesions
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +62,13 @@ def test_R2_a_decided_verdict_stops_after_one_round(traced):
     assert study["block_applications"] == sum(n - min(s) for s in set(sets))
     for p in study["curve"]:
         assert p["kept_measured_se"] > 0 and not p["exhaustive"]
-        diffs = [k - f for k, f in zip(p["kept_each"], p["frozen_each"])]
-        assert p["kept_measured"] == pytest.approx(p["kept_predicted"] + sum(diffs) / 3,
+        # 3 draws: beta = 1, the difference estimator E_m G + mean (K - G)
+        diffs = [k - c for k, c in zip(p["kept_each"], p["control_each"])]
+        assert p["kept_measured"] == pytest.approx(p["control_mean"] + sum(diffs) / 3,
                                                    abs=1e-15)
+        effects = study["single_effects"]
+        assert p["control_each"] == [pytest.approx(1 - sum(effects[i] for i in s), abs=1e-15)
+                                     for s in p["sets"]]
 
 
 def test_R2_undecided_draws_go_on_in_rounds_to_the_cap(traced):
@@ -79,14 +84,14 @@ def test_R2_undecided_draws_go_on_in_rounds_to_the_cap(traced):
     assert study["rounds"] == 3 and not study["curve"][1]["exhaustive"]
     p = study["curve"][1]
     assert len({tuple(s) for s in p["sets"]}) == 9  # without replacement, of C(5, 2) = 10
-    k, f = p["kept_each"], p["frozen_each"]
+    k, f = p["kept_each"], p["control_each"]
     mk, mf = sum(k) / 9, sum(f) / 9
     beta = sum((a - mk) * (b - mf) for a, b in zip(k, f)) / sum((b - mf) ** 2 for b in f)
     residuals = [a - beta * b for a, b in zip(k, f)]
     mr = sum(residuals) / 9
     sd = math.sqrt(sum((r - mr) ** 2 for r in residuals) / 7)  # N - 2: beta was fitted
     assert p["control_beta"] == pytest.approx(beta, rel=1e-12) and p["dof"] == 7
-    assert p["kept_measured"] == pytest.approx(mk - beta * (mf - p["kept_predicted"]),
+    assert p["kept_measured"] == pytest.approx(mk - beta * (mf - p["control_mean"]),
                                                abs=1e-14)
     assert p["kept_measured_se"] == pytest.approx(sd / 3 * math.sqrt(1 - 9 / 10), rel=1e-12)
 
@@ -98,7 +103,7 @@ def test_R2_draws_that_would_reach_every_subset_measure_every_subset(traced):
     (point,) = study["curve"]
     assert point["exhaustive"] and point["draws"] == 5 and point["kept_measured_se"] == 0.0
     assert point["kept_measured"] == pytest.approx(point["kept_measured_plain"], abs=1e-12)
-    assert point["kept_frozen_draws"] == pytest.approx(point["kept_predicted"], abs=1e-12)
+    assert point["control_mean_draws"] == pytest.approx(point["control_mean"], abs=1e-12)
 
 
 def test_R2_the_same_seed_draws_the_same_sets_and_another_seed_others(traced):
@@ -129,3 +134,49 @@ def test_R2_singles_delete_each_block_in_turn(traced):
                          singles=True)
     assert [s["block"] for s in study["singles"]] == [1, 2, 3, 4, 5]
     assert all(s["frozen_change"] > 0 for s in study["singles"])
+
+
+def test_R2_one_backward_pass_gives_every_single_frozen_lesion_exactly(traced):
+    # F is affine in each block's branch scale: F({i}) = 1 - a_i, with a_i = dF/d delta_i
+    n = len(traced.blocks)
+    effects = frozen_single_effects(traced)
+    _, frozen = lesioned_outputs(traced, [[i] for i in range(n)])
+    for i in range(n):
+        assert kept_share(frozen[i], traced.output) == pytest.approx(1 - effects[i], abs=1e-13)
+    # summed, the spectrum's first moment: a path of length k is counted by its k blocks
+    shares = frozen_spectrum(traced).signed_shares()
+    assert sum(effects) == pytest.approx(sum(k * s for k, s in enumerate(shares)), abs=1e-13)
+
+
+def test_R2_the_first_order_control_has_the_exact_mean_it_is_given(traced):
+    # E_m G = 1 - (m / n) sum a_i over every m-subset, checked exhaustively
+    n = len(traced.blocks)
+    effects = frozen_single_effects(traced)
+    study = lesion_study(traced, [2], torch.Generator().manual_seed(0), undecided=never)
+    for m in (1, 2, 3):
+        every = [1 - sum(effects[i] for i in s) for s in itertools.combinations(range(n), m)]
+        assert sum(every) / len(every) == pytest.approx(1 - m * sum(effects) / n, abs=1e-14)
+    assert study["curve"][0]["control_mean"] == pytest.approx(1 - 2 * sum(effects) / n,
+                                                               abs=1e-15)
+    moment = study["first_moment"]
+    assert moment["abs_error"] < 1e-13 and moment["sum_single_effects"] == pytest.approx(
+        moment["spectrum_first_moment"], abs=1e-13)
+
+
+def test_R2_measured_lesions_alone_equal_the_measured_half(traced):
+    sets = [[0], [1, 3], [2, 4]]
+    both, _ = lesioned_outputs(traced, sets)
+    assert torch.equal(measured_lesions(traced, sets), both)
+
+
+def test_R2_more_sizes_each_later_round(traced):
+    seen = []
+
+    def open_m1(curve):
+        seen.append([p["draws"] for p in curve])
+        return [1] if len(seen) < 3 else []
+
+    study = lesion_study(traced, [1, 2], torch.Generator().manual_seed(0), undecided=open_m1,
+                         round_size=2, max_draws=64, more=lambda point: 3)
+    assert seen == [[2, 2], [5, 2]]  # m = 1 draws 3 more, then C(5, 1) = 5: every set
+    assert study["curve"][0]["exhaustive"] and study["rounds"] == 2

@@ -171,6 +171,34 @@ def test_S2_init_profile_reuses_the_graph_with_initial_weights(traced):
         "effective_lam"], rel=1e-3)
 
 
+def test_S2_reinitialised_equals_a_full_copy_reset_without_copying_the_weights():
+    import copy
+
+    from numerics.real.probes import reinitialised
+
+    model, _ = tiny_causal_lm("llama")
+    given = {k: v.clone() for k, v in model.state_dict().items()}
+    reference = copy.deepcopy(model)  # the old way: copy every weight, then reset
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        for module in reference.modules():
+            if callable(getattr(module, "reset_parameters", None)):
+                module.reset_parameters()
+    fresh = reinitialised(model, 3)
+    expected, got = reference.state_dict(), fresh.state_dict()
+    assert expected.keys() == got.keys()
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    assert all(torch.equal(given[k], v) for k, v in model.state_dict().items())  # untouched
+    # RMSNorm has no reset_parameters: its scale keeps the given values, not the fresh zeros
+    norm = next(k for k in got if k.endswith("norm.weight"))
+    with torch.no_grad():
+        model.get_parameter(norm).mul_(3.0)
+    assert torch.equal(reinitialised(model, 3).get_parameter(norm),
+                       model.get_parameter(norm))
+    assert not torch.equal(got[next(k for k in got if k.endswith("q_proj.weight"))],
+                           given[next(k for k in given if k.endswith("q_proj.weight"))])
+
+
 @pytest.mark.gpu
 def test_R2_llama_spectrum_and_lesions_run_on_cuda_and_match_the_cpu(traced):
     """Skipped by tests/conftest.py where CUDA is absent (the fixture is never built then);

@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from numerics.probes import montecarlo
 from numerics.probes.montecarlo import LN_EPS
-
 from resdepth.checks import load_checks
 from resdepth.checks import signal as checks
 from resdepth.engine.registry import CheckContext

@@ -1,14 +1,15 @@
 """The lesion row's sequential rule (resdepth.real.rows): decided at LESION_Z standard errors
 from the threshold, inconclusive when the draws leave it undecided, fail only when decided."""
 
-import pytest
-
 import math
+
+import pytest
 
 from resdepth.real.rows import (
     LESION_Z,
     UNEXPLAINED,
     lesion_bounds,
+    lesion_more,
     lesion_row,
     lesion_spread,
     lesion_undecided,
@@ -98,3 +99,51 @@ def test_R2_lesions_that_change_nothing_are_skipped_and_stop():
     curve = [point(1, 1.0, 0.0, predicted=1.0, uniform=0.5)]
     assert lesion_undecided(curve) == []
     assert lesion_row("m", study(*curve), None).verdict == "skipped"
+
+
+def sized(measured, se, draws, population=1770, predicted=0.8):
+    return {**point(2, measured, se, predicted=predicted, draws=draws), "population": population}
+
+
+def test_R2_lesion_more_asks_for_the_draws_the_standard_error_says_decide():
+    # effect 0.2, miss 0.01: the threshold sits 0.09 away; sd of K - beta G = se sqrt(N / (1 - f))
+    drawn, se = 5, 0.02
+    extra = lesion_more(sized(0.79, se, drawn))
+    sd = se / math.sqrt((1 - drawn / 1770) / drawn)
+    total = drawn + extra
+
+    def spread(t):
+        return 1.1 * LESION_Z * math.sqrt((t - 2) / (t - 4)) * sd * math.sqrt((1 - t / 1770) / t)
+
+    assert 2 <= extra <= drawn
+    assert spread(total) < 0.09 and (extra == 2 or spread(total - 1) >= 0.09)
+
+
+def test_R2_lesion_more_at_most_doubles_and_at_least_two():
+    assert lesion_more(sized(0.79, 0.5, 5)) == 5  # hopeless SE: as many again, not hundreds
+    assert lesion_more(sized(0.79, 1e-6, 5)) == 2  # one more round of two already decides
+    assert lesion_more(sized(0.79, 0.01, 8, population=10)) == 2  # the population is reached
+    assert lesion_more(sized(0.70, 0.01, 6)) == 6  # the miss sits on the threshold: doubles
+
+
+def test_R2_lesion_row_fails_when_the_prediction_deletes_one_block_too_many(monkeypatch):
+    # the row's power on a real model: P(m) computed with the survival of m + 1 deletions is
+    # decided wrong at both seeds, while the right prediction is not refuted (on this 16-block
+    # Llama the uniform law would also sit within the tolerance: inconclusive, not pass)
+    import numerics.real.lesion_study as study
+    from numerics.models.tiny_llm import llama_config, tiny_causal_lm
+    from numerics.real.frozen import trace_model
+    from resdepth.commands.probe import lesion_verdict
+
+    model, inputs = tiny_causal_lm("llama", config=llama_config(
+        layers=8, hidden=32, intermediate=64, heads=2, kv_heads=1), batch=1, tokens=8)
+    traced = trace_model(model.model, inputs)
+    right = [lesion_verdict(traced, "llama", seed=s, draws=64, max_m=4) for s in (0, 1)]
+    assert [r.verdict for r in right] == ["inconclusive", "inconclusive"]
+    assert all(r.statistic < UNEXPLAINED for r in right)
+    prediction = study.kept_share_prediction
+    monkeypatch.setattr(study, "kept_share_prediction",
+                        lambda shares, m: prediction(shares, m + 1))
+    wrong = [lesion_verdict(traced, "llama", seed=s, draws=64, max_m=4) for s in (0, 1)]
+    assert [r.verdict for r in wrong] == ["fail", "fail"]
+    assert all(r.details["decided"] and r.statistic >= UNEXPLAINED for r in wrong)
