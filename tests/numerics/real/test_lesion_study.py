@@ -11,9 +11,19 @@ import torch
 
 from numerics.models.zoo import resnet_cnn
 from numerics.probes.lesion import kept_share
-from numerics.real.frozen import frozen_spectrum, trace_model
-from numerics.real.lesion_study import kept_share_prediction, lesion_study, uniform_kept_share
-from numerics.real.lesions import frozen_single_effects, lesioned_outputs, measured_lesions
+from numerics.real.frozen import frozen_spectrum, run_chain, trace_model
+from numerics.real.lesion_study import (
+    _draw_nested,
+    kept_share_prediction,
+    lesion_study,
+    uniform_kept_share,
+)
+from numerics.real.lesions import (
+    frozen_single_effects,
+    lesioned_outputs,
+    measured_lesions,
+    shared_block_applications,
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +69,9 @@ def test_R2_a_decided_verdict_stops_after_one_round(traced):
     assert study["rounds"] == 1 and [p["draws"] for p in study["curve"]] == [3, 3, 3]
     sets = [tuple(s) for p in study["curve"] for s in p["sets"]]
     assert study["sets_measured"] == len(set(sets))
-    assert study["block_applications"] == sum(n - min(s) for s in set(sets))
+    # nested sets share their streams: fewer block applications than one stream per set
+    assert study["block_applications"] == shared_block_applications(set(sets), n)
+    assert study["block_applications"] < sum(n - min(s) for s in set(sets))
     for p in study["curve"]:
         assert p["kept_measured_se"] > 0 and not p["exhaustive"]
         # 3 draws: beta = 1, the difference estimator E_m G + mean (K - G)
@@ -180,3 +192,49 @@ def test_R2_more_sizes_each_later_round(traced):
                          round_size=2, max_draws=64, more=lambda point: 3)
     assert seen == [[2, 2], [5, 2]]  # m = 1 draws 3 more, then C(5, 1) = 5: every set
     assert study["curve"][0]["exhaustive"] and study["rounds"] == 2
+
+
+def test_R2_lesions_with_shared_prefixes_equal_one_pass_per_set(traced):
+    # nested and overlapping sets share streams in one pass; each output is still its own
+    # lesion, as a separate pass with the gates recomputed gives it
+    sets = [[1], [1, 3], [1, 3, 4], [0, 3], [2], [1], [], [0, 1, 2, 3, 4]]
+    measured, frozen = lesioned_outputs(traced, sets)
+    for j, s in enumerate(sets):
+        with torch.no_grad():
+            alone = run_chain(traced, deleted=s)
+        assert torch.allclose(measured[j], alone, rtol=0, atol=1e-12 * float(alone.norm()))
+    lone_m, lone_f = zip(*(lesioned_outputs(traced, [s]) for s in sets))
+    assert torch.allclose(frozen, torch.cat(lone_f), rtol=0, atol=1e-13)
+    assert torch.allclose(measured, torch.cat(lone_m), rtol=0, atol=1e-13)
+
+
+def test_R2_shared_block_applications_count_distinct_prefixes():
+    # n = 6: {1} and {1, 4} share blocks 1..3; {2} starts at 2; the empty set costs nothing
+    assert shared_block_applications([[1], [1, 4], [2], []], 6) == 5 + 2 + 4
+    assert shared_block_applications([[0]], 6) == 6
+    assert shared_block_applications([[0, 5], [0, 5]], 6) == 6  # a repeated set: one stream
+
+
+def test_R2_nested_draws_are_uniform_without_replacement_for_each_m():
+    # every m-set equally likely (chi-square over all of them), none repeated within a draw
+    n, sizes, trials = 5, {1: 3, 2: 3, 3: 3}, 3000
+    counts = {m: {} for m in sizes}
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(trials):
+        fresh = _draw_nested(n, sizes, {m: set() for m in sizes}, generator)
+        for m, sets in fresh.items():
+            assert len(set(sets)) == len(sets) == sizes[m]
+            assert all(len(s) == m and list(s) == sorted(s) for s in sets)
+            for s in sets:
+                counts[m][s] = counts[m].get(s, 0) + 1
+    for m in sizes:
+        cells = math.comb(n, m)
+        assert len(counts[m]) == cells
+        expected = trials * sizes[m] / cells
+        chi2 = sum((c - expected) ** 2 / expected for c in counts[m].values())
+        assert chi2 < cells - 1 + 5 * math.sqrt(2 * (cells - 1))  # mean + 5 sd of chi-square
+    # and the chains are nested where no proposal was taken before
+    fresh = _draw_nested(60, {1: 4, 2: 4, 4: 4}, {1: set(), 2: set(), 4: set()},
+                         torch.Generator().manual_seed(1))
+    for t in range(4):
+        assert set(fresh[1][t]) <= set(fresh[2][t]) <= set(fresh[4][t])
