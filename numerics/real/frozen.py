@@ -268,25 +268,31 @@ def frozen_spectra(traced: TracedModel, *, progress: bool = False) -> tuple[Spec
     return stream, Spectrum(stack, traced.output)
 
 
-def frozen_output(traced: TracedModel, deleted=()) -> torch.Tensor:
+def frozen_output(traced: TracedModel, deleted=(), *, branch_scale=None) -> torch.Tensor:
     """The sum of the frozen-gate paths that avoid the blocks ``deleted`` (0-based).
 
     With nothing deleted this is the actual output; with block i deleted it is the output
-    with i's branches removed *and every gate held at its unlesioned value*.
+    with i's branches removed *and every gate held at its unlesioned value*. ``branch_scale``
+    (one number per block, a tensor that may require grad) multiplies each block's branches
+    instead of deleting them: the frozen chain as a function of the branch scales, which
+    :func:`numerics.real.lesions.frozen_single_effects` differentiates.
     """
     deleted, block = set(deleted), -1
-    x, flags = traced.x0.unsqueeze(0), traced.x0.new_ones(1)
-    with torch.no_grad():
+    x, one = traced.x0, traced.x0.new_ones(())
+    grad = branch_scale is not None and branch_scale.requires_grad
+    with torch.set_grad_enabled(grad):
         for fp in _frozen_pieces(traced):
             block += fp.piece.kind == "block"
-            outs = fp.apply(x, flags)
+            outs = fp.single(x, one)  # one stream: no vmap needed
             if fp.piece.kind == "plain":
                 x = outs[0]
+            elif branch_scale is None:
+                x = sum(o for t, o in zip(fp.piece.terms, outs)
+                        if t.kind != "branch" or block not in deleted)
             else:
-                keep = [o for t, o in zip(fp.piece.terms, outs)
-                        if t.kind != "branch" or block not in deleted]
-                x = sum(keep)
-    return x[0]
+                x = sum(o if t.kind != "branch" else branch_scale[block] * o
+                        for t, o in zip(fp.piece.terms, outs))
+    return x
 
 
 def enumerate_frozen_paths(traced: TracedModel) -> tuple[torch.Tensor, torch.Tensor]:

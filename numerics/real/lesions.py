@@ -23,7 +23,7 @@ variate, :mod:`numerics.real.lesion_study`).
 import torch
 from tqdm import tqdm
 
-from numerics.real.frozen import TracedModel, _frozen_pieces, run_piece
+from numerics.real.frozen import TracedModel, _frozen_pieces, frozen_output, run_piece
 
 __all__ = ["frozen_single_effects", "lesioned_outputs", "measured_lesions",
            "shared_block_applications"]
@@ -124,23 +124,11 @@ def frozen_single_effects(traced: TracedModel) -> list[float]:
     exactly F({i}) = F(1) - a_i = 1 - a_i, and the first-order lesion 1 - sum_{i in D} a_i is
     F(D) without its terms of two or more deleted blocks. Summed, sum_i a_i = sum_k k s_k (a path
     of length k is counted by each of its k blocks): the first moment of the frozen spectrum."""
-    pieces = _frozen_pieces(traced)
     full = traced.output
     delta = torch.ones(len(traced.blocks), dtype=full.dtype, device=full.device,
                        requires_grad=True)
-    x, block = None, -1
     with torch.enable_grad():
-        for index, piece in enumerate(traced.chain):
-            if piece.kind == "block":
-                block += 1
-                if x is None:
-                    x = traced.actual[piece.start.name]
-            if x is None:
-                continue
-            outs = pieces[index].single(x, x.new_ones(()))  # one stream: no vmap needed
-            x = outs[0] if piece.kind != "block" else sum(
-                o if t.kind != "branch" else delta[block] * o for t, o in zip(piece.terms, outs))
-        share = (x * full).sum() / full.pow(2).sum()
+        share = (frozen_output(traced, branch_scale=delta) * full).sum() / full.pow(2).sum()
         (grad,) = torch.autograd.grad(share, delta)
     return grad.tolist()
 
